@@ -1,0 +1,37 @@
+# Lineup: `make run` starts the whole stack, `make test` runs the whole suite.
+# Both set up what is missing first: a virtualenv in .venv with the project installed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,postgres]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py runstack
+
+# Debian's Chromium for the browser tests (never a downloaded browser build).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser-deps
+	LINEUP_VAR_DIR=$$(mktemp -d) $(PY) -m pytest
+
+test-fast: $(STAMP)
+	LINEUP_VAR_DIR=$$(mktemp -d) $(PY) -m pytest -m "not browser and not stack"
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV) var

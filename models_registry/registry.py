@@ -1,0 +1,120 @@
+"""The registry of inference functions. Functions exist only in code.
+
+A module registers its functions with the `@register` decorator; installed packages add
+modules through the `lineup.functions` entry-point group. The admin picks a function by its
+registered name from this list; nothing typed in the admin is ever imported or evaluated.
+
+Batched functions follow Gradio's convention: they receive one list per input (the batch's
+values of that input, in order) and return one list per output.
+"""
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from .components import Component, InvalidInput
+
+ENTRY_POINT_GROUP = "lineup.functions"
+
+
+@dataclass(frozen=True)
+class InferenceFunction:
+    name: str
+    func: Callable[..., Any]
+    inputs: tuple[Component, ...]
+    outputs: tuple[Component, ...]
+    batch: bool
+    description: str
+    wants_progress: bool
+
+    def clean_inputs(self, raw: Any) -> list[Any]:
+        """Check a visitor's values against the inputs; return what the job stores."""
+        if not isinstance(raw, list):
+            raise InvalidInput("invalid_input", "data must be a list with one value per input")
+        if len(raw) != len(self.inputs):
+            raise InvalidInput(
+                "invalid_input", f"expected {len(self.inputs)} input values, got {len(raw)}"
+            )
+        cleaned: list[Any] = []
+        try:
+            for component, value in zip(self.inputs, raw):
+                cleaned.append(component.clean(value))
+        except InvalidInput:
+            self.discard_inputs(cleaned)
+            raise
+        return cleaned
+
+    def discard_inputs(self, stored: Sequence[Any]) -> None:
+        """Release what stored inputs hold (files) when their job is not admitted."""
+        for component, value in zip(self.inputs, stored):
+            component.discard(value)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "batch": self.batch,
+            "inputs": [c.describe() for c in self.inputs],
+            "outputs": [c.describe() for c in self.outputs],
+        }
+
+
+_functions: dict[str, InferenceFunction] = {}
+_entry_points_loaded = False
+
+
+def register(
+    name: str | None = None,
+    *,
+    inputs: Sequence[Component],
+    outputs: Sequence[Component],
+    batch: bool = False,
+    description: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an inference function under `name` (default: the function's name).
+
+    A function that takes a `progress` parameter is given a callable
+    `progress(done, total, description="")` to report how far it has got.
+    """
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        key = name or func.__name__
+        if key in _functions and _functions[key].func is not func:
+            raise ValueError(f"an inference function named {key!r} is already registered")
+        _functions[key] = InferenceFunction(
+            name=key,
+            func=func,
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            batch=batch,
+            description=description or inspect.getdoc(func) or "",
+            wants_progress="progress" in inspect.signature(func).parameters,
+        )
+        return func
+
+    return decorator
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    # The built-in functions register themselves even when the project is not installed.
+    from . import builtin  # noqa: F401
+
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        entry_point.load()
+
+
+def get_function(name: str) -> InferenceFunction:
+    """The registered function called `name`; KeyError if there is none."""
+    _load_entry_points()
+    return _functions[name]
+
+
+def all_functions() -> dict[str, InferenceFunction]:
+    _load_entry_points()
+    return dict(sorted(_functions.items()))

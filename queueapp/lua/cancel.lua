@@ -1,0 +1,19 @@
+-- Cancel a waiting job for its owner.
+-- KEYS[1] waiting zset   KEYS[2] the job's hash
+-- ARGV[1] job id   ARGV[2] owner   ARGV[3] seconds to keep the cancelled job
+-- Returns {"cancelled", ticket} | {"not_waiting", status} | {"unknown"}.
+-- A job of another owner is "unknown": its existence is not revealed.
+local job = redis.call('HMGET', KEYS[2], 'status', 'owner', 'ticket')
+if not job[1] or job[2] ~= ARGV[2] then
+  return {'unknown'}
+end
+if job[1] ~= 'waiting' then
+  return {'not_waiting', job[1]}
+end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'status', 'cancelled', 'finished', tostring(now))
+redis.call('HDEL', KEYS[2], 'inputs')
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {'cancelled', job[3]}

@@ -1,0 +1,41 @@
+-- Record the ending of each job of a batch, once: a job that is no longer running (it was
+-- already finished, or cancelled) is left as it is.
+-- KEYS[1] running zset   KEYS[2] stats hash   KEYS[3..] the jobs' hashes, in ARGV order
+-- ARGV[1] seconds to keep finished jobs   ARGV[2] batch duration in seconds
+-- ARGV[3] weight of the newest batch in the running averages (0..1)
+-- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
+-- Returns one reply channel per job ("" for a job whose ending was already recorded).
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local channels = {}
+for i = 3, #KEYS do
+  local base = 4 + (i - 3) * 3
+  local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  local job = redis.call('HMGET', KEYS[i], 'status', 'channel')
+  if job[1] == 'running' then
+    local field = 'outputs'
+    if status ~= 'completed' then
+      field = 'error'
+    end
+    redis.call('HSET', KEYS[i], 'status', status, field, payload, 'finished', tostring(now))
+    redis.call('HDEL', KEYS[i], 'inputs')
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    redis.call('ZREM', KEYS[1], id)
+    table.insert(channels, job[2])
+  else
+    table.insert(channels, '')
+  end
+end
+
+local weight = tonumber(ARGV[3])
+local size = #KEYS - 2
+local stats = redis.call('HMGET', KEYS[2], 'avg_run', 'avg_batch')
+local avg_run, avg_batch = tonumber(ARGV[2]), size
+if stats[1] then
+  avg_run = weight * avg_run + (1 - weight) * tonumber(stats[1])
+  avg_batch = weight * avg_batch + (1 - weight) * tonumber(stats[2])
+end
+redis.call('HSET', KEYS[2], 'avg_run', tostring(avg_run), 'avg_batch', tostring(avg_batch))
+redis.call('HINCRBY', KEYS[2], 'batches', 1)
+redis.call('HINCRBY', KEYS[2], 'jobs', size)
+return channels

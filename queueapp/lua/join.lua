@@ -1,0 +1,30 @@
+-- Admit a job to a demo's line, or refuse it, in one atomic step.
+-- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)   KEYS[3] ticket counter
+-- KEYS[4] the job's hash   KEYS[5] slots zset (slot token -> lease deadline)
+-- KEYS[6] stats hash
+-- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
+-- ARGV[5] seconds to keep the job record if it is never finished
+-- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size}
+--      or {"full", waiting} or {"disabled"} or {"no_config"}.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'no_config'}
+end
+local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency')
+if cfg[1] ~= '1' then
+  return {'disabled'}
+end
+local waiting = redis.call('ZCARD', KEYS[2])
+if cfg[2] ~= '' and waiting >= tonumber(cfg[2]) then
+  return {'full', waiting}
+end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local ticket = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
+  'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+redis.call('ZADD', KEYS[2], ticket, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
+local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
+return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or ''}

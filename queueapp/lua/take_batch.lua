@@ -1,0 +1,67 @@
+-- Take the next batch of a demo's line for a worker, holding one concurrency slot.
+-- A worker keeps its slot from batch to batch while jobs wait; when the line is empty the
+-- slot is released in this same step, so a job that joins afterwards sees a free slot and
+-- wakes a worker (no lost wakeup).
+-- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
+-- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] job key prefix
+-- Returns {"empty"} | {"busy"} | {"wait", milliseconds}
+--      | {"batch", function, then per job: id, ticket, channel, inputs}.
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
+  'batch_wait_ms', 'function', 'timeout')
+if not cfg[1] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {'empty'}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local held = redis.call('ZSCORE', KEYS[3], ARGV[1])
+local waiting = redis.call('ZCARD', KEYS[2])
+if waiting == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {'empty'}
+end
+local slots = redis.call('ZCARD', KEYS[3])
+if held then
+  -- The admin may have lowered the concurrency: give back slots above the new limit.
+  if slots > tonumber(cfg[1]) then
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    return {'busy'}
+  end
+elseif slots >= tonumber(cfg[1]) then
+  return {'busy'}
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+
+local size = 1
+if cfg[2] == '1' then
+  size = tonumber(cfg[3])
+end
+local wait_ms = tonumber(cfg[4])
+if size > 1 and waiting < size and wait_ms > 0 then
+  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  local created = tonumber(redis.call('HGET', ARGV[3] .. head, 'created') or now)
+  local left = created + wait_ms / 1000 - now
+  if left > 0 then
+    return {'wait', math.ceil(left * 1000)}
+  end
+end
+
+local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
+redis.call('ZREM', KEYS[2], unpack(ids))
+local reply = {'batch', cfg[5]}
+local deadline = now + tonumber(cfg[6])
+for _, id in ipairs(ids) do
+  local key = ARGV[3] .. id
+  local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs')
+  if job[1] then
+    redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('ZADD', KEYS[4], deadline, id)
+    table.insert(reply, id)
+    table.insert(reply, job[1])
+    table.insert(reply, job[2])
+    table.insert(reply, job[3])
+  end
+end
+return reply

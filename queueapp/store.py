@@ -1,0 +1,232 @@
+"""The queue's storage: one small interface, with Redis as its implementation.
+
+Every change of a job's state is one call here, and in Redis one Lua script, so the
+invariants of docs/architecture.md hold across every web process and worker node. Key
+names carry the demo's slug as a hash tag (`{slug}`) so each script's keys live on one
+Redis Cluster slot.
+"""
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+
+LUA_DIR = Path(__file__).parent / "lua"
+PREFIX = "lineup"
+
+
+@dataclass(frozen=True)
+class DemoStats:
+    """Running averages of a demo's batches: duration in seconds and jobs per batch."""
+
+    avg_run: float | None = None
+    avg_batch: float | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of a join: `status` is "ok", "full", "disabled" or "no_config"."""
+
+    status: str
+    ticket: int = 0
+    rank: int = 0
+    free_slots: int = 0
+    stats: DemoStats = DemoStats()
+
+
+@dataclass(frozen=True)
+class TakenJob:
+    id: str
+    ticket: int
+    channel: str
+    inputs: list[Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a worker got: `status` is "batch", "wait", "busy" or "empty"."""
+
+    status: str
+    function: str = ""
+    jobs: list[TakenJob] = field(default_factory=list)
+    wait_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Ending:
+    job_id: str
+    status: str  # "completed" or "failed"
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A job as its owner finds it again: status, ticket, rank (-1 unless waiting), outcome."""
+
+    status: str
+    ticket: int = 0
+    rank: int = -1
+    outputs: Any = None
+    error: Any = None
+
+
+class QueueStore:
+    """What the engine needs from its storage."""
+
+    def publish_config(self, slug: str, config: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def config(self, slug: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def stats(self, slug: str) -> DemoStats:
+        raise NotImplementedError
+
+    def join(self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any]) -> Admission:
+        raise NotImplementedError
+
+    def take_batch(self, slug: str, *, slot: str) -> Taken:
+        raise NotImplementedError
+
+    def finish_batch(self, slug: str, *, endings: list[Ending], duration: float) -> list[str]:
+        raise NotImplementedError
+
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
+        raise NotImplementedError
+
+    def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
+        raise NotImplementedError
+
+    def rank(self, slug: str, job_id: str) -> int | None:
+        raise NotImplementedError
+
+    def queue_size(self, slug: str) -> int:
+        raise NotImplementedError
+
+
+def key(slug: str, name: str) -> str:
+    return f"{PREFIX}:{{{slug}}}:{name}"
+
+
+def job_key(slug: str, job_id: str) -> str:
+    return key(slug, f"job:{job_id}")
+
+
+# Weight of the newest batch in the running averages of batch duration and batch size.
+AVERAGE_WEIGHT = 0.2
+# A job record that never finishes (its demo deleted, say) is forgotten after a day.
+UNFINISHED_JOB_TTL = 24 * 3600
+
+
+class RedisQueueStore(QueueStore):
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self.scripts = {
+            path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
+        }
+
+    def publish_config(self, slug: str, config: dict[str, str]) -> None:
+        self.redis.hset(key(slug, "config"), mapping=config)
+
+    def config(self, slug: str) -> dict[str, str]:
+        return self.redis.hgetall(key(slug, "config"))
+
+    def stats(self, slug: str) -> DemoStats:
+        avg_run, avg_batch = self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")
+        return DemoStats(_float(avg_run), _float(avg_batch))
+
+    def join(self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any]) -> Admission:
+        reply = self.scripts["join"](
+            keys=[
+                key(slug, "config"),
+                key(slug, "waiting"),
+                key(slug, "ticket"),
+                job_key(slug, job_id),
+                key(slug, "slots"),
+                key(slug, "stats"),
+            ],
+            args=[job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL],
+        )
+        status = reply[0]
+        if status == "full":
+            return Admission(status, rank=int(reply[1]))
+        if status != "ok":
+            return Admission(status)
+        return Admission(
+            status,
+            ticket=int(reply[1]),
+            rank=int(reply[2]),
+            free_slots=int(reply[3]),
+            stats=DemoStats(_float(reply[4]), _float(reply[5])),
+        )
+
+    def take_batch(self, slug: str, *, slot: str) -> Taken:
+        reply = self.scripts["take_batch"](
+            keys=[key(slug, "config"), key(slug, "waiting"), key(slug, "slots"), key(slug, "running")],
+            args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS, job_key(slug, "")],
+        )
+        status = reply[0]
+        if status == "wait":
+            return Taken(status, wait_ms=int(reply[1]))
+        if status != "batch":
+            return Taken(status)
+        jobs = [
+            TakenJob(id=reply[i], ticket=int(reply[i + 1]), channel=reply[i + 2], inputs=json.loads(reply[i + 3]))
+            for i in range(2, len(reply), 4)
+        ]
+        return Taken(status, function=reply[1], jobs=jobs)
+
+    def finish_batch(self, slug: str, *, endings: list[Ending], duration: float) -> list[str]:
+        args: list[Any] = [settings.LINEUP_RESULT_TTL_SECONDS, duration, AVERAGE_WEIGHT]
+        for ending in endings:
+            args += [ending.job_id, ending.status, json.dumps(ending.payload)]
+        return self.scripts["finish_batch"](
+            keys=[key(slug, "running"), key(slug, "stats")] + [job_key(slug, e.job_id) for e in endings],
+            args=args,
+        )
+
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
+        reply = self.scripts["cancel"](
+            keys=[key(slug, "waiting"), job_key(slug, job_id)],
+            args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS],
+        )
+        if reply[0] == "cancelled":
+            return "cancelled", int(reply[1])
+        return reply[0], reply[1] if len(reply) > 1 else ""
+
+    def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
+        reply = self.scripts["resume"](
+            keys=[key(slug, "waiting"), job_key(slug, job_id)], args=[job_id, owner, channel]
+        )
+        if reply[0] == "unknown":
+            return Resumed("unknown")
+        return Resumed(
+            status=reply[0],
+            ticket=int(reply[1]),
+            rank=int(reply[2]),
+            outputs=json.loads(reply[3]) if reply[3] else None,
+            error=json.loads(reply[4]) if reply[4] else None,
+        )
+
+    def rank(self, slug: str, job_id: str) -> int | None:
+        return self.redis.zrank(key(slug, "waiting"), job_id)
+
+    def queue_size(self, slug: str) -> int:
+        return self.redis.zcard(key(slug, "waiting"))
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+@cache
+def get_store() -> QueueStore:
+    """This process's store, on the Redis of settings.REDIS_URL."""
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=1000
+    )
+    return RedisQueueStore(client)

@@ -1,0 +1,142 @@
+"""What a worker does with a demo's line: take a batch, run it, deliver, repeat."""
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from models_registry.registry import InferenceFunction, get_function
+
+from . import events
+from .store import Ending, TakenJob, get_store
+
+log = logging.getLogger(__name__)
+
+# At most this many progress frames per second reach a job's page.
+PROGRESS_FRAMES_PER_SECOND = 10
+
+
+class BatchError(Exception):
+    """The function broke its contract (wrong shape of outputs)."""
+
+
+def drain_demo(slug: str) -> int:
+    """Run batches of the demo while jobs wait and a slot is ours; return how many ran."""
+    store = get_store()
+    slot = secrets.token_hex(8)
+    batches = 0
+    while True:
+        taken = store.take_batch(slug, slot=slot)
+        if taken.status == "wait":
+            time.sleep(taken.wait_ms / 1000)
+            continue
+        if taken.status != "batch":
+            return batches
+        if taken.jobs:
+            run_batch(slug, taken.function, taken.jobs)
+        batches += 1
+
+
+def run_batch(slug: str, function_name: str, jobs: list[TakenJob]) -> None:
+    store = get_store()
+    starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
+    advanced = events.advanced_message(slug=slug, left=[job.ticket for job in jobs], stats=store.stats(slug))
+    events.send_all_sync(starts, [(events.demo_group(slug), advanced)])
+
+    began = time.monotonic()
+    endings = compute_endings(function_name, jobs)
+    duration = time.monotonic() - began
+    channels = store.finish_batch(slug, endings=endings, duration=duration)
+
+    frames = []
+    for channel, ending in zip(channels, endings):
+        if not channel:
+            continue
+        frame: dict[str, Any] = {"msg": "process_completed", "job": ending.job_id}
+        if ending.status == "completed":
+            frame |= {"success": True, "output": {"data": ending.payload, "duration": duration}}
+        else:
+            frame |= {"success": False, "error": ending.payload}
+        frames.append((channel, frame))
+    events.send_all_sync(frames)
+
+
+def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
+    """Run the function over the batch and say how each job ended."""
+    try:
+        function = get_function(function_name)
+    except KeyError:
+        error = {"code": "unknown_function", "message": "This worker does not have the demo's function."}
+        return [Ending(job.id, "failed", error) for job in jobs]
+
+    loaded: list[TakenJob] = []
+    arguments: list[list[Any]] = []
+    endings: dict[str, Ending] = {}
+    for job in jobs:
+        try:
+            arguments.append([c.load(v) for c, v in zip(function.inputs, job.inputs)])
+            loaded.append(job)
+        except Exception:
+            log.exception("job %s: could not load its inputs", job.id)
+            endings[job.id] = Ending(job.id, "failed", {"code": "bad_input", "message": "The input could not be read."})
+
+    if loaded:
+        try:
+            outputs = call_function(function, arguments, progress_to=[job.channel for job in loaded], job_ids=[job.id for job in loaded])
+            for job, values in zip(loaded, outputs):
+                data = [c.dump(v) for c, v in zip(function.outputs, values)]
+                endings[job.id] = Ending(job.id, "completed", data)
+        except Exception as exc:
+            log.exception("demo function %s failed on a batch of %d", function.name, len(loaded))
+            message = str(exc) or exc.__class__.__name__
+            for job in loaded:
+                endings[job.id] = Ending(job.id, "failed", {"code": "function_error", "message": message})
+    return [endings[job.id] for job in jobs]
+
+
+def call_function(
+    function: InferenceFunction, arguments: list[list[Any]], *, progress_to: list[str], job_ids: list[str]
+) -> list[list[Any]]:
+    """Call the function on one job, or on a batch in Gradio's convention; one row of outputs per job."""
+    kwargs = {}
+    if function.wants_progress:
+        kwargs["progress"] = _progress_reporter(list(zip(progress_to, job_ids)))
+    n_outputs = len(function.outputs)
+    if not function.batch:
+        rows = []
+        for values in arguments:
+            result = function.func(*values, **kwargs)
+            rows.append(list(result) if n_outputs > 1 else [result])
+        return rows
+
+    columns = [list(column) for column in zip(*arguments)]
+    result = function.func(*columns, **kwargs)
+    if not isinstance(result, (list, tuple)) or len(result) != n_outputs:
+        raise BatchError(f"a batched function must return {n_outputs} list(s), one per output")
+    if any(len(column) != len(arguments) for column in result):
+        raise BatchError("a batched function must return one value per job for each output")
+    return [list(row) for row in zip(*result)]
+
+
+def _progress_reporter(targets: list[tuple[str, str]]):
+    last_sent = 0.0
+
+    def progress(done: float, total: float | None = None, description: str = "") -> None:
+        nonlocal last_sent
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if now - last_sent < 1 / PROGRESS_FRAMES_PER_SECOND and not finished:
+            return
+        last_sent = now
+        data = {
+            "index": done,
+            "length": total,
+            "progress": (done / total) if total else None,
+            "desc": description,
+        }
+        events.send_all_sync(
+            [(channel, {"msg": "progress", "job": job_id, "progress_data": [data]}) for channel, job_id in targets]
+        )
+
+    return progress
+

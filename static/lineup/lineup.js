@@ -1,0 +1,298 @@
+// Lineup's browser client: renders a demo's form, joins its line over one websocket per
+// tab, shows position, ETA and progress, and renders the result. No build step.
+// The job id is kept in sessionStorage, so a refresh resumes the job instead of losing it.
+
+const page = JSON.parse(document.getElementById("lineup-page").textContent);
+const storageKey = `lineup:job:${page.demo}`;
+const $ = (id) => document.getElementById(id);
+
+// ---- components -----------------------------------------------------------------------
+
+function field(component, index, control) {
+  const wrapper = document.createElement("div");
+  wrapper.className = `field field-${component.kind}`;
+  const label = document.createElement("label");
+  label.htmlFor = control.id = `input-${index}`;
+  label.textContent = component.label;
+  wrapper.append(label, control);
+  return wrapper;
+}
+
+const inputs = {
+  text(c, i) {
+    const el = document.createElement(c.lines > 1 ? "textarea" : "input");
+    if (c.lines > 1) el.rows = c.lines;
+    if (c.placeholder) el.placeholder = c.placeholder;
+    if (c.max_length) el.maxLength = c.max_length;
+    return { node: field(c, i, el), get: () => el.value, set: (v) => { el.value = v; } };
+  },
+  number(c, i) {
+    const el = document.createElement("input");
+    el.type = "number";
+    if (c.minimum !== null) el.min = c.minimum;
+    if (c.maximum !== null) el.max = c.maximum;
+    el.step = c.integer ? "1" : "any";
+    return { node: field(c, i, el), get: () => Number(el.value), set: (v) => { el.value = v; } };
+  },
+  slider(c, i) {
+    const el = document.createElement("input");
+    el.type = "range";
+    Object.assign(el, { min: c.minimum, max: c.maximum, step: c.step });
+    el.value = c.default ?? c.minimum;
+    const shown = document.createElement("output");
+    shown.textContent = el.value;
+    el.addEventListener("input", () => { shown.textContent = el.value; });
+    const node = field(c, i, el);
+    node.append(shown);
+    return { node, get: () => Number(el.value), set: (v) => { el.value = v; shown.textContent = v; } };
+  },
+  checkbox(c, i) {
+    const el = document.createElement("input");
+    el.type = "checkbox";
+    el.checked = Boolean(c.default);
+    return { node: field(c, i, el), get: () => el.checked, set: (v) => { el.checked = Boolean(v); } };
+  },
+  dropdown(c, i) {
+    const el = document.createElement("select");
+    for (const choice of c.choices) el.add(new Option(choice, choice));
+    if (c.default) el.value = c.default;
+    return { node: field(c, i, el), get: () => el.value, set: (v) => { el.value = v; } };
+  },
+  image(c, i) {
+    const el = document.createElement("input");
+    el.type = "file";
+    el.accept = "image/*";
+    const preview = document.createElement("img");
+    preview.className = "preview";
+    preview.alt = `${c.label} preview`;
+    preview.hidden = true;
+    let dataUrl = null;
+    const show = (url) => { dataUrl = url; preview.src = url; preview.hidden = !url; };
+    el.addEventListener("change", async () => {
+      show(el.files.length ? await readAsDataUrl(el.files[0]) : null);
+    });
+    const node = field(c, i, el);
+    node.append(preview);
+    return {
+      node,
+      get: () => dataUrl,
+      set: async (url) => { show(await readAsDataUrl(await (await fetch(url)).blob())); },
+    };
+  },
+  json(c, i) {
+    const el = document.createElement("textarea");
+    el.rows = 4;
+    return { node: field(c, i, el), get: () => JSON.parse(el.value || "null"), set: (v) => { el.value = JSON.stringify(v, null, 2); } };
+  },
+};
+
+function readAsDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+const outputs = {
+  text: (value) => textBlock(value),
+  number: (value) => textBlock(String(value)),
+  slider: (value) => textBlock(String(value)),
+  checkbox: (value) => textBlock(value ? "yes" : "no"),
+  dropdown: (value) => textBlock(value),
+  image(value, c) {
+    const img = document.createElement("img");
+    img.src = value.url;
+    img.alt = c.label;
+    img.className = "result-image";
+    return img;
+  },
+  label(value) {
+    const box = document.createElement("div");
+    const top = document.createElement("p");
+    top.className = "label-top";
+    top.textContent = value.label ?? "";
+    box.append(top);
+    for (const { label, confidence } of value.confidences) {
+      const row = document.createElement("div");
+      row.className = "confidence";
+      row.innerHTML = `<span></span><div class="bar"><div class="bar-fill"></div></div><span></span>`;
+      row.children[0].textContent = label;
+      row.querySelector(".bar-fill").style.width = `${Math.round(confidence * 100)}%`;
+      row.children[2].textContent = `${Math.round(confidence * 100)}%`;
+      box.append(row);
+    }
+    return box;
+  },
+  json: (value) => textBlock(JSON.stringify(value, null, 2), "pre"),
+};
+
+function textBlock(text, tag = "p") {
+  const el = document.createElement(tag);
+  el.className = "result-text";
+  el.textContent = text;
+  return el;
+}
+
+// ---- form ---------------------------------------------------------------------------------
+
+const controls = page.inputs.map((c, i) => inputs[c.kind](c, i));
+$("inputs").append(...controls.map((control) => control.node));
+
+if (page.examples.length) {
+  $("examples").hidden = false;
+  const list = $("examples").querySelector(".example-list");
+  page.examples.forEach((row, n) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "example";
+    button.textContent = row.map((v) => (typeof v === "string" && v.startsWith("/") ? v.split("/").pop() : String(v))).join(" · ");
+    button.setAttribute("aria-label", `Fill the form with example ${n + 1}`);
+    button.addEventListener("click", () => row.forEach((value, i) => controls[i].set(value)));
+    list.append(button);
+  });
+}
+
+function status(text, kind = "info") {
+  $("status").textContent = text;
+  $("status").dataset.kind = kind;
+}
+
+function bar(fraction) {
+  $("bar").hidden = fraction === null;
+  if (fraction !== null) $("bar-fill").style.width = `${Math.round(fraction * 100)}%`;
+}
+
+function busy(isBusy) {
+  $("submit").disabled = isBusy;
+  $("cancel").hidden = !isBusy;
+}
+
+function formatEta(seconds) {
+  if (seconds < 1) return "under a second";
+  if (seconds < 90) return `about ${Math.round(seconds)} s`;
+  return `about ${Math.round(seconds / 60)} min`;
+}
+
+// ---- socket -------------------------------------------------------------------------------
+
+let socket = null;
+let retryDelay = 500;
+let currentJob = sessionStorage.getItem(storageKey);
+let firstRank = null;
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}${page.socket}`);
+  socket.addEventListener("open", () => {
+    retryDelay = 500;
+    if (currentJob) send({ msg: "resume", demo: page.demo, job: currentJob });
+  });
+  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("close", () => {
+    if (currentJob) status("Connection lost; reconnecting. Your place in line is kept.", "warn");
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 10000);
+  });
+}
+
+function send(frame) {
+  socket.send(JSON.stringify(frame));
+}
+
+function finish() {
+  currentJob = null;
+  firstRank = null;
+  sessionStorage.removeItem(storageKey);
+  busy(false);
+}
+
+function handle(frame) {
+  if (frame.job && currentJob && frame.job !== currentJob) return;
+  switch (frame.msg) {
+    case "joined":
+      currentJob = frame.job;
+      sessionStorage.setItem(storageKey, frame.job);
+      busy(true);
+      break;
+    case "estimation": {
+      busy(true);
+      firstRank = firstRank ?? frame.rank + 1;
+      const place = frame.rank === 0 ? "You are next in line" : `Position ${frame.rank + 1} in line`;
+      status(`${place}. Estimated wait: ${formatEta(frame.rank_eta)}.`);
+      $("status").dataset.rank = frame.rank;
+      bar(1 - (frame.rank + 1) / (firstRank + 1));
+      break;
+    }
+    case "process_starts":
+      busy(true);
+      status("Running…");
+      bar(null);
+      break;
+    case "progress": {
+      const p = frame.progress_data[0];
+      status(p.desc ? `Running: ${p.desc}` : "Running…");
+      if (p.progress !== null) bar(p.progress);
+      break;
+    }
+    case "process_completed":
+      finish();
+      bar(null);
+      if (frame.success) {
+        status("Done.", "success");
+        renderOutputs(frame.output.data);
+      } else {
+        status(`Failed: ${frame.error.message}`, "error");
+      }
+      break;
+    case "cancelled":
+      finish();
+      bar(null);
+      status("Cancelled.");
+      break;
+    case "queue_full":
+      finish();
+      status(`${frame.message}`, "warn");
+      break;
+    case "error":
+      if (frame.code === "unknown_job") finish();
+      if (!currentJob) busy(false);
+      status(frame.message, "error");
+      break;
+  }
+}
+
+function renderOutputs(values) {
+  const box = $("outputs");
+  box.replaceChildren();
+  page.outputs.forEach((c, i) => {
+    const wrapper = document.createElement("figure");
+    wrapper.className = `output output-${c.kind}`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = c.label;
+    wrapper.append(caption, outputs[c.kind](values[i], c));
+    box.append(wrapper);
+  });
+}
+
+$("demo-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  let data;
+  try {
+    data = controls.map((control) => control.get());
+  } catch (error) {
+    status(`Check your inputs: ${error.message}`, "error");
+    return;
+  }
+  $("outputs").replaceChildren();
+  status("Joining the line…");
+  busy(true);
+  send({ msg: "join", demo: page.demo, data, ref: String(Date.now()) });
+});
+
+$("cancel").addEventListener("click", () => {
+  if (currentJob) send({ msg: "cancel", demo: page.demo, job: currentJob });
+});
+
+connect();
