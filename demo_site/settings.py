@@ -107,6 +107,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve static files straight from the finders when collectstatic has not run (laptops, tests).
 WHITENOISE_USE_FINDERS = True
 

@@ -1,0 +1,110 @@
+"""The queue's services and the worker's batch runner, on a real Redis."""
+
+import pytest
+
+from queueapp import services, worker
+from queueapp.store import get_store
+
+
+def submit(slug, data, owner="o1"):
+    return services.job_submit(slug=slug, data=data, owner=owner, channel="")
+
+
+def test_submit_admits_and_estimates_from_expected_seconds(slug, publish):
+    publish(expected_seconds=2.0)
+    first = submit(slug, ["a"])
+    second = submit(slug, ["b"])
+    assert (first.rank, second.rank) == (0, 1)
+    assert (first.eta, second.eta) == (2.0, 4.0)
+
+
+def test_bad_input_is_refused_and_leaves_the_line_untouched(slug, publish):
+    publish()
+    submit(slug, ["first"])
+    with pytest.raises(services.QueueError) as refused:
+        submit(slug, [42])
+    assert refused.value.code == "invalid_input"
+    with pytest.raises(services.QueueError) as refused:
+        submit(slug, ["a", "b"])
+    assert refused.value.code == "invalid_input"
+    assert get_store().queue_size(slug) == 1
+
+
+def test_full_line_says_so_and_stores_no_upload(slug, publish, image_data_url, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    publish(function="identity_image", max_size=1)
+    submit(slug, [image_data_url])
+    with pytest.raises(services.QueueError) as refused:
+        submit(slug, [image_data_url])
+    assert refused.value.code == "queue_full"
+    assert refused.value.details["queue_size"] == 1
+    assert len(list((tmp_path / "inputs").iterdir())) == 1
+
+
+@pytest.mark.django_db
+def test_unknown_and_disabled_demos_are_refused(slug, publish):
+    with pytest.raises(services.QueueError) as refused:
+        submit(slug, ["a"])
+    assert refused.value.code == "unknown_demo"
+    publish(enabled=False)
+    with pytest.raises(services.QueueError) as refused:
+        submit(slug, ["a"])
+    assert refused.value.code == "demo_disabled"
+
+
+def test_live_settings_apply_to_the_next_join(slug, publish):
+    publish(max_size=1)
+    submit(slug, ["a"])
+    with pytest.raises(services.QueueError):
+        submit(slug, ["b"])
+    publish(max_size=2)
+    assert submit(slug, ["b"]).rank == 1
+
+
+def test_drain_runs_every_batch_and_records_outputs(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=3)
+    jobs = [submit(slug, [word, 2]) for word in ("alpha", "beta", "gamma", "delta")]
+    assert worker.drain_demo(slug) == 2
+    outputs = [get_store().resume(slug, job_id=j.job_id, owner="o1", channel="").outputs for j in jobs]
+    assert outputs == [["al"], ["be"], ["ga"], ["de"]]
+
+
+def test_a_failing_function_fails_its_batch_with_a_clear_message(slug, publish):
+    from models_registry.components import Text
+    from models_registry.registry import register
+
+    @register(name="test_always_fails", inputs=[Text("t")], outputs=[Text("t")])
+    def always_fails(text):
+        raise RuntimeError("model exploded")
+
+    publish(function="test_always_fails")
+    job = submit(slug, ["x"])
+    worker.drain_demo(slug)
+    resumed = get_store().resume(slug, job_id=job.job_id, owner="o1", channel="")
+    assert resumed.status == "failed"
+    assert resumed.error == {"code": "function_error", "message": "model exploded"}
+
+
+def test_a_batch_function_returning_the_wrong_shape_fails_the_batch(slug, publish):
+    from models_registry.components import Text
+    from models_registry.registry import register
+
+    @register(name="test_wrong_shape", inputs=[Text("t")], outputs=[Text("t")], batch=True)
+    def wrong_shape(texts):
+        return [texts[:1]]
+
+    publish(function="test_wrong_shape", batch=True, max_batch_size=4)
+    jobs = [submit(slug, [t]) for t in "abc"]
+    worker.drain_demo(slug)
+    errors = [get_store().resume(slug, job_id=j.job_id, owner="o1", channel="").error for j in jobs]
+    assert all("one value per job" in e["message"] for e in errors)
+
+
+def test_cancel_by_owner_only(slug, publish):
+    publish()
+    job = submit(slug, ["a"])
+    with pytest.raises(services.QueueError) as refused:
+        services.job_cancel(slug=slug, job_id=job.job_id, owner="someone else")
+    assert refused.value.code == "unknown_job"
+    services.job_cancel(slug=slug, job_id=job.job_id, owner="o1")
+    assert get_store().queue_size(slug) == 0

@@ -1,0 +1,154 @@
+"""The queue's scripts against a real Redis."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from queueapp.store import Ending, get_store
+
+
+def join(slug, n=1, owner="o1"):
+    return [
+        get_store().join(slug, job_id=f"job{i}", owner=owner, channel=f"ch{i}", inputs=[f"v{i}"])
+        for i in range(n)
+    ]
+
+
+def test_join_rejects_when_queue_full(slug, publish):
+    publish(max_size=2)
+    statuses = [a.status for a in join(slug, 3)]
+    assert statuses == ["ok", "ok", "full"]
+    assert get_store().queue_size(slug) == 2
+
+
+def test_concurrent_joins_admit_exactly_max_size(slug, publish):
+    publish(max_size=50)
+    store = get_store()
+
+    def one(i):
+        return store.join(slug, job_id=f"j{i}", owner=f"o{i}", channel="c", inputs=[]).status
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(one, range(300)))
+    assert statuses.count("ok") == 50
+    assert statuses.count("full") == 250
+    assert store.queue_size(slug) == 50
+
+
+def test_ranks_count_waiting_jobs_ahead(slug, publish):
+    publish()
+    admissions = join(slug, 3)
+    assert [a.rank for a in admissions] == [0, 1, 2]
+    assert [a.ticket for a in admissions] == sorted(a.ticket for a in admissions)
+
+
+def test_disabled_and_unknown_demos_refuse_joins(slug, publish):
+    assert join(slug)[0].status == "no_config"
+    publish(enabled=False)
+    assert join(slug)[0].status == "disabled"
+
+
+def test_batches_are_fifo_and_never_exceed_max_batch_size(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=4)
+    join(slug, 10)
+    store = get_store()
+    sizes, order = [], []
+    while (taken := store.take_batch(slug, slot="s1")).status == "batch":
+        sizes.append(len(taken.jobs))
+        order += [job.id for job in taken.jobs]
+        store.finish_batch(slug, endings=[Ending(j.id, "completed", ["x"]) for j in taken.jobs], duration=0.1)
+    assert sizes == [4, 4, 2]
+    assert order == [f"job{i}" for i in range(10)]
+    assert taken.status == "empty"
+
+
+def test_a_lone_job_starts_at_once_without_batch_wait(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=8)
+    join(slug, 1)
+    taken = get_store().take_batch(slug, slot="s1")
+    assert taken.status == "batch"
+    assert [job.id for job in taken.jobs] == ["job0"]
+    assert taken.jobs[0].inputs == ["v0"]
+    assert taken.function == "trim_words"
+
+
+def test_batch_wait_holds_a_partial_batch_until_the_wait_is_over(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=8, batch_wait_ms=60_000)
+    join(slug, 2)
+    taken = get_store().take_batch(slug, slot="s1")
+    assert taken.status == "wait"
+    assert 0 < taken.wait_ms <= 60_000
+    publish(function="trim_words", batch=True, max_batch_size=2, batch_wait_ms=60_000)
+    assert len(get_store().take_batch(slug, slot="s1").jobs) == 2
+
+
+def test_concurrency_slots_limit_batches_running_at_once(slug, publish):
+    publish(concurrency_count=2)
+    join(slug, 5)
+    store = get_store()
+    assert store.take_batch(slug, slot="a").status == "batch"
+    assert store.take_batch(slug, slot="b").status == "batch"
+    assert store.take_batch(slug, slot="c").status == "busy"
+    # The holder of a slot keeps draining; a lowered limit takes effect on its next batch.
+    assert store.take_batch(slug, slot="a").status == "batch"
+    publish(concurrency_count=1)
+    assert store.take_batch(slug, slot="a").status == "busy"
+    assert store.take_batch(slug, slot="b").status == "batch"
+
+
+def test_empty_line_releases_the_slot(slug, publish):
+    publish(concurrency_count=1)
+    join(slug, 1)
+    store = get_store()
+    assert store.take_batch(slug, slot="a").status == "batch"
+    assert store.take_batch(slug, slot="a").status == "empty"
+    # A join after the release finds a free slot, so it wakes a worker.
+    admission = store.join(slug, job_id="late", owner="o", channel="c", inputs=[])
+    assert admission.free_slots == 1
+    assert store.take_batch(slug, slot="b").status == "batch"
+
+
+def test_each_job_ends_exactly_once(slug, publish):
+    publish()
+    join(slug, 1)
+    store = get_store()
+    store.take_batch(slug, slot="a")
+    first = store.finish_batch(slug, endings=[Ending("job0", "completed", ["a"])], duration=0.2)
+    second = store.finish_batch(slug, endings=[Ending("job0", "failed", {"code": "x"})], duration=0.2)
+    assert first == ["ch0"]
+    assert second == [""]
+    resumed = store.resume(slug, job_id="job0", owner="o1", channel="new")
+    assert (resumed.status, resumed.outputs, resumed.error) == ("completed", ["a"], None)
+
+
+def test_finish_keeps_running_averages(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=4)
+    join(slug, 4)
+    store = get_store()
+    taken = store.take_batch(slug, slot="a")
+    store.finish_batch(slug, endings=[Ending(j.id, "completed", []) for j in taken.jobs], duration=0.4)
+    stats = store.stats(slug)
+    assert (stats.avg_run, stats.avg_batch) == (0.4, 4)
+
+
+def test_cancel_only_by_owner_and_only_while_waiting(slug, publish):
+    publish()
+    join(slug, 3)
+    store = get_store()
+    assert store.cancel(slug, job_id="job1", owner="intruder") == ("unknown", "")
+    assert store.cancel(slug, job_id="job1", owner="o1")[0] == "cancelled"
+    assert store.rank(slug, "job2") == 1
+    assert store.cancel(slug, job_id="job1", owner="o1") == ("not_waiting", "cancelled")
+    taken = store.take_batch(slug, slot="a")
+    assert [job.id for job in taken.jobs] == ["job0"]
+    assert store.cancel(slug, job_id="job0", owner="o1") == ("not_waiting", "running")
+
+
+def test_resume_is_for_the_owner_and_moves_the_reply_channel(slug, publish):
+    publish()
+    join(slug, 2)
+    store = get_store()
+    assert store.resume(slug, job_id="job1", owner="intruder", channel="evil").status == "unknown"
+    resumed = store.resume(slug, job_id="job1", owner="o1", channel="tab2")
+    assert (resumed.status, resumed.rank) == ("waiting", 1)
+    store.take_batch(slug, slot="a")
+    taken = store.take_batch(slug, slot="a")
+    assert taken.jobs[0].channel == "tab2"
