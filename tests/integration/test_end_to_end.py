@@ -1,0 +1,195 @@
+"""The whole stack as separate processes: `runstack` starts Redis, daphne and a Celery
+worker on free ports; a websocket client drives demos through the line to their results."""
+
+import asyncio
+import io
+import json
+import urllib.request
+from contextlib import asynccontextmanager
+
+import pytest
+import redis
+import websockets
+from PIL import Image as PILImage
+
+from models_registry.models import Demo
+from queueapp.store import key
+
+pytestmark = pytest.mark.stack
+
+
+class Visitor:
+    """A websocket client of the queue protocol that keeps frames it has not asked for yet."""
+
+    def __init__(self, socket):
+        self.socket = socket
+        self.pending: list[dict] = []
+
+    async def send(self, frame: dict) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def next(self, match, timeout: float = 30) -> dict:
+        for frame in self.pending:
+            if match(frame):
+                self.pending.remove(frame)
+                return frame
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await self.socket.recv())
+                if match(frame):
+                    return frame
+                self.pending.append(frame)
+
+    async def join(self, demo: str, data: list, ref: str = "r") -> dict:
+        """The answer to a join: `joined`, `queue_full` or `error`."""
+        await self.send({"msg": "join", "demo": demo, "data": data, "ref": ref})
+        return await self.next(lambda f: f.get("ref") == ref)
+
+    async def until_done(self, job_id: str) -> list[dict]:
+        """Every frame for `job_id` up to its process_completed (or cancelled) frame."""
+        frames = []
+        while not frames or frames[-1]["msg"] not in ("process_completed", "cancelled"):
+            frames.append(await self.next(lambda f: f.get("job") == job_id))
+        return frames
+
+
+@asynccontextmanager
+async def visitor(stack, **kwargs):
+    async with websockets.connect(stack.ws_url, origin=stack.base_url, **kwargs) as socket:
+        hello = json.loads(await socket.recv())
+        assert hello == {"msg": "hello", "protocol": 1}
+        yield Visitor(socket)
+
+
+def test_image_goes_through_the_line_and_comes_back(stack, image_data_url):
+    async def scenario():
+        async with visitor(stack) as me:
+            joined = await me.join("image-echo", [image_data_url])
+            assert joined["msg"] == "joined"
+            return await me.until_done(joined["job"])
+
+    frames = asyncio.run(scenario())
+    kinds = [frame["msg"] for frame in frames]
+    assert kinds[0] == "estimation"
+    assert frames[0]["rank"] == 0 and frames[0]["rank_eta"] > 0
+    assert "process_starts" in kinds and kinds[-1] == "process_completed"
+    done = frames[-1]
+    assert done["success"] is True, done
+    url = done["output"]["data"][0]["url"]
+    with urllib.request.urlopen(stack.base_url + url) as response:
+        returned = PILImage.open(io.BytesIO(response.read())).convert("RGB")
+    with open("static/lineup/examples/gradient.png", "rb") as handle:
+        sent = PILImage.open(handle).convert("RGB")
+    assert returned.size == sent.size
+    assert returned.tobytes() == sent.tobytes()
+
+
+def test_batched_demo_returns_each_visitor_their_own_result(stack):
+    words = [f"word{i:02d}xyz" for i in range(12)]
+
+    async def one(word):
+        async with visitor(stack) as me:
+            joined = await me.join("trim-words", [word, 6])
+            frames = await me.until_done(joined["job"])
+            return frames[-1]["output"]["data"][0]
+
+    async def scenario():
+        return await asyncio.gather(*(one(word) for word in words))
+
+    assert asyncio.run(scenario()) == [word[:6] for word in words]
+
+
+def test_slow_demo_reports_progress_in_steps(stack):
+    async def scenario():
+        async with visitor(stack) as me:
+            joined = await me.join("slow-steps", [3])
+            return await me.until_done(joined["job"])
+
+    frames = asyncio.run(scenario())
+    progress = [f["progress_data"][0] for f in frames if f["msg"] == "progress"]
+    assert [p["index"] for p in progress] == [1, 2, 3]
+    assert progress[-1]["progress"] == 1.0
+    assert frames[-1]["output"]["data"] == ["finished 3 steps"]
+
+
+def test_positions_move_up_as_the_line_advances(stack):
+    """Five jobs on the slow demo with 2 slots: the last sees its rank fall to 0."""
+
+    async def scenario():
+        async with visitor(stack) as me:
+            jobs = [(await me.join("slow-steps", [1], ref=str(i)))["job"] for i in range(5)]
+            frames = await me.until_done(jobs[-1])
+            return [frame["rank"] for frame in frames if frame["msg"] == "estimation"]
+
+    ranks = asyncio.run(scenario())
+    assert ranks[-1] == 0
+    assert ranks == sorted(ranks, reverse=True)
+    assert len(set(ranks)) >= 2
+
+
+def test_full_line_and_bad_input_are_refused_clearly(stack):
+    demo = Demo(slug="full-line", title="Full", function="identity_text", max_size=1, worker_pool="nowhere")
+    redis.Redis.from_url(stack.redis_url).hset(key("full-line", "config"), mapping=demo.queue_config())
+
+    async def scenario():
+        async with visitor(stack) as me:
+            first = await me.join("full-line", ["a"], ref="1")
+            refused = await me.join("full-line", ["b"], ref="2")
+            bad = await me.join("text-echo", [{"not": "text"}], ref="3")
+            unknown = await me.join("no-such-demo", ["x"], ref="4")
+            await me.socket.send("{not json")
+            garbage = await me.next(lambda f: f["msg"] == "error" and "ref" not in f)
+            await me.send({"msg": "cancel", "demo": "full-line", "job": first["job"]})
+            cancelled = await me.next(lambda f: f["msg"] == "cancelled")
+            return first, refused, bad, unknown, garbage, cancelled
+
+    first, refused, bad, unknown, garbage, cancelled = asyncio.run(scenario())
+    assert first["msg"] == "joined"
+    assert refused["msg"] == "queue_full" and refused["code"] == "queue_full" and "full" in refused["message"]
+    assert (bad["msg"], bad["code"]) == ("error", "invalid_input")
+    assert (unknown["msg"], unknown["code"]) == ("error", "unknown_demo")
+    assert (garbage["msg"], garbage["code"]) == ("error", "bad_frame")
+    assert cancelled == {"msg": "cancelled", "job": first["job"]}
+
+
+def test_a_reconnected_owner_gets_the_result_and_others_cannot(stack):
+    async def scenario():
+        # A browser session cookie makes the visitor the owner across connections.
+        with urllib.request.urlopen(stack.base_url + "/demos/slow-steps/") as response:
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+        headers = {"Cookie": cookie}
+        async with visitor(stack, additional_headers=headers) as me:
+            job = (await me.join("slow-steps", [2]))["job"]
+        async with visitor(stack) as stranger:
+            await stranger.send({"msg": "resume", "demo": "slow-steps", "job": job})
+            refused = await stranger.next(lambda f: f.get("job") == job)
+        async with visitor(stack, additional_headers=headers) as me:
+            await me.send({"msg": "resume", "demo": "slow-steps", "job": job})
+            frames = await me.until_done(job)
+        return refused, frames
+
+    refused, frames = asyncio.run(scenario())
+    assert (refused["msg"], refused["code"]) == ("error", "unknown_job")
+    assert frames[-1]["success"] is True
+    assert frames[-1]["output"]["data"] == ["finished 2 steps"]
+
+
+def test_admin_accepts_the_printed_login(stack):
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(stack.base_url + "/admin/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"username": stack.admin_user, "password": stack.admin_password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+    ).encode()
+    request = urllib.request.Request(stack.base_url + "/admin/login/", data=form, headers={"Referer": stack.base_url})
+    landing = opener.open(request).read().decode()
+    assert "Log out" in landing
+    listing = opener.open(stack.base_url + "/admin/models_registry/demo/").read().decode()
+    for title in ("Image echo", "Trim words (batched)", "Slow steps"):
+        assert title in listing
+    assert "Max batch size" in listing
