@@ -5,7 +5,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, driven by Playwright (never a downloaded browser build)."""
     if not shutil.which(CHROMIUM):
