@@ -23,11 +23,12 @@ browser-deps:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# Each run gets a private folder for its database, media and Redis, removed afterwards.
 test: $(STAMP) browser-deps
-	LINEUP_VAR_DIR=$$(mktemp -d) $(PY) -m pytest
+	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
 
 test-fast: $(STAMP)
-	LINEUP_VAR_DIR=$$(mktemp -d) $(PY) -m pytest -m "not browser and not stack"
+	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest -m "not browser and not stack" $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -174,6 +174,18 @@ def test_a_reconnected_owner_gets_the_result_and_others_cannot(stack):
     assert frames[-1]["output"]["data"] == ["finished 2 steps"]
 
 
+def test_an_idle_socket_survives_and_still_gets_results(stack):
+    """redis-py 8's default 5 s socket timeout would kill the consumer's channel reader."""
+
+    async def scenario():
+        async with visitor(stack) as me:
+            await asyncio.sleep(31)
+            joined = await me.join("text-echo", ["still here"])
+            return await me.until_done(joined["job"])
+
+    assert asyncio.run(scenario())[-1]["output"]["data"] == ["still here"]
+
+
 def test_admin_accepts_the_printed_login(stack):
     import http.cookiejar
     import re
