@@ -157,8 +157,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LINEUP_MAX_THREADS = int(os.environ.get("LINEUP_MAX_THREADS", "40"))
 # How long a finished job's outcome is kept for a visitor who comes back.
 LINEUP_RESULT_TTL_SECONDS = int(os.environ.get("LINEUP_RESULT_TTL_SECONDS", "3600"))
-# How long a worker holds a concurrency slot before it must renew it.
-LINEUP_SLOT_LEASE_SECONDS = int(os.environ.get("LINEUP_SLOT_LEASE_SECONDS", "30"))
+# How long a worker holds a concurrency slot without renewing it. A worker renews its slot
+# every third of this while a batch runs; a worker that dies loses its slot after this long,
+# and its jobs go back to the front of the line.
+LINEUP_SLOT_LEASE_SECONDS = float(os.environ.get("LINEUP_SLOT_LEASE_SECONDS", "15"))
+# How many times a job may be started before a dying worker makes it fail for good.
+LINEUP_MAX_ATTEMPTS = int(os.environ.get("LINEUP_MAX_ATTEMPTS", "3"))
+# How long a visitor whose connection closed keeps their place in line.
+LINEUP_RECONNECT_GRACE_SECONDS = float(os.environ.get("LINEUP_RECONNECT_GRACE_SECONDS", "30"))
+# How often each worker process sweeps every demo's line (dead workers, timeouts, departures).
+LINEUP_SWEEP_SECONDS = float(os.environ.get("LINEUP_SWEEP_SECONDS", "1"))
+# Python modules to import for their @register'ed functions, besides entry points.
+LINEUP_FUNCTION_MODULES = env_list("LINEUP_FUNCTION_MODULES")
 # Largest upload accepted for an image input, in bytes and in pixels.
 LINEUP_MAX_IMAGE_BYTES = int(os.environ.get("LINEUP_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 LINEUP_MAX_IMAGE_PIXELS = int(os.environ.get("LINEUP_MAX_IMAGE_PIXELS", str(4096 * 4096)))

@@ -30,7 +30,15 @@ class DemoAdmin(admin.ModelAdmin):
             "Queue",
             {
                 "description": "Changes apply to the next join or batch; nothing needs a restart.",
-                "fields": ("concurrency_count", "max_size", "job_timeout_seconds", "expected_seconds", "waiting_now"),
+                "fields": (
+                    "concurrency_count",
+                    "max_size",
+                    "max_wait_seconds",
+                    "max_jobs_per_visitor",
+                    "job_timeout_seconds",
+                    "expected_seconds",
+                    "waiting_now",
+                ),
             },
         ),
         ("Batching", {"fields": ("batch", "max_batch_size", "batch_wait_ms")}),

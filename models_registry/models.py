@@ -46,6 +46,21 @@ class Demo(models.Model):
         help_text="How many jobs may wait at once; running jobs do not count. A visitor who comes "
         "when the line is full is told so. Empty: no limit (Gradio's max_size).",
     )
+    max_wait_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Refuse a join whose estimated wait is longer than this, telling the visitor the "
+        "estimate, instead of letting them wait that long. Empty: no limit.",
+    )
+    max_jobs_per_visitor = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="How many jobs one visitor (browser session or API caller) may have waiting or "
+        "running in this demo at once. Empty: no limit.",
+    )
     batch = models.BooleanField(
         default=False,
         help_text="Run waiting jobs together in batches. Only for functions registered as batched.",
@@ -129,6 +144,8 @@ class Demo(models.Model):
             "enabled": "1" if self.enabled else "0",
             "function": self.function,
             "max_size": "" if self.max_size is None else str(self.max_size),
+            "max_wait_seconds": "" if self.max_wait_seconds is None else str(self.max_wait_seconds),
+            "max_per_owner": "" if self.max_jobs_per_visitor is None else str(self.max_jobs_per_visitor),
             "concurrency": str(self.concurrency_count),
             "batch": "1" if self.batch else "0",
             "max_batch_size": str(self.max_batch_size if self.batch else 1),

@@ -1,7 +1,8 @@
 """The registry of inference functions. Functions exist only in code.
 
 A module registers its functions with the `@register` decorator; installed packages add
-modules through the `lineup.functions` entry-point group. The admin picks a function by its
+modules through the `lineup.functions` entry-point group, and the LINEUP_FUNCTION_MODULES
+setting names more modules to import. The admin picks a function by its
 registered name from this list; nothing typed in the admin is ever imported or evaluated.
 
 Batched functions follow Gradio's convention: they receive one list per input (the batch's
@@ -11,6 +12,7 @@ values of that input, in order) and return one list per output.
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -107,6 +109,10 @@ def _load_entry_points() -> None:
 
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         entry_point.load()
+    from django.conf import settings
+
+    for module in settings.LINEUP_FUNCTION_MODULES:
+        import_module(module)
 
 
 def get_function(name: str) -> InferenceFunction:

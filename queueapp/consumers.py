@@ -19,11 +19,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import events, services
-from .store import DemoStats
+from .store import DemoStats, get_store
 
 PROTOCOL_VERSION = 1
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
+# How often a socket checks its waiting jobs' ranks against Redis, in seconds.
+RESYNC_INTERVAL = 5.0
 
 # Gradio's max_threads: the pool that runs the queue's synchronous calls for all sockets.
 _executor = ThreadPoolExecutor(max_workers=settings.LINEUP_MAX_THREADS, thread_name_prefix="lineup")
@@ -53,14 +55,22 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.stale: set[str] = set()
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
+        self.resync_task = asyncio.get_running_loop().create_task(self._resync_forever())
         await self.accept()
         await self.send_json({"msg": "hello", "protocol": PROTOCOL_VERSION})
 
     async def disconnect(self, code: int) -> None:
+        self.resync_task.cancel()
         if self.estimation_timer:
             self.estimation_timer.cancel()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        # Waiting jobs keep their place for a grace period, in case the visitor comes back.
+        by_demo: dict[str, list[str]] = {}
+        for job_id, job in self.waiting.items():
+            by_demo.setdefault(job.demo, []).append(job_id)
+        for slug, job_ids in by_demo.items():
+            await run_sync(services.jobs_detach)(slug=slug, job_ids=job_ids)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -86,9 +96,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(content)
         except services.QueueError as error:
-            frame = {"msg": "error", "code": error.code, "message": error.message}
-            if error.code == "queue_full":
-                frame = {"msg": "queue_full", "code": error.code, "message": error.message, **error.details}
+            kind = "queue_full" if error.code == "queue_full" else "error"
+            frame = {"msg": kind, "code": error.code, "message": error.message, **error.details}
             for field in ("ref", "job"):
                 if isinstance(content.get(field), str):
                     frame[field] = content[field]
@@ -134,10 +143,10 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {"msg": "process_completed", "job": job_id, "success": True, "output": {"data": resumed.outputs}}
             )
-        elif resumed.status == "failed":
-            await self.send_json({"msg": "process_completed", "job": job_id, "success": False, "error": resumed.error})
-        else:
+        elif resumed.status == "cancelled":
             await self.send_json({"msg": "cancelled", "job": job_id})
+        else:  # failed or expired
+            await self.send_json({"msg": "process_completed", "job": job_id, "success": False, "error": resumed.error})
 
     async def handle_ping(self, content: dict[str, Any]) -> None:
         await self.send_json({"msg": "pong"})
@@ -147,24 +156,28 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def job_event(self, message: dict[str, Any]) -> None:
         """A job's own event from a worker: forward it."""
         frame = message["frame"]
+        if frame["msg"] == "requeued":
+            # Its worker died: the job waits again at the front of the line.
+            await self._track_again(frame["job"], frame["demo"], frame["ticket"])
+            return
         if frame["msg"] in ("process_starts", "process_completed"):
             self.waiting.pop(frame["job"], None)
         await self.send_json(frame)
 
     async def queue_advanced(self, message: dict[str, Any]) -> None:
-        """Tickets left a demo's line: move our jobs up by those that were ahead of them."""
+        """Tickets left (or came back to) a demo's line: move our jobs by those ahead of them."""
         slug = message["demo"]
         self.stats[slug] = DemoStats(message["avg_run"], message["avg_batch"])
-        left = message["left"]
+        left, back = message["left"], message["back"]
         for job_id, job in list(self.waiting.items()):
             if job.demo != slug:
                 continue
             if job.ticket in left:
                 del self.waiting[job_id]
                 continue
-            ahead = sum(1 for ticket in left if ticket < job.ticket)
-            if ahead:
-                job.rank = max(job.rank - ahead, 0)
+            moved = sum(1 for t in back if t < job.ticket) - sum(1 for t in left if t < job.ticket)
+            if moved:
+                job.rank = max(job.rank + moved, 0)
                 self.stale.add(job_id)
         self._schedule_estimations()
 
@@ -190,6 +203,31 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         for job_id in stale:
             if job_id in self.waiting:
                 await self.send_json(self._estimation(job_id))
+
+    async def _track_again(self, job_id: str, slug: str, ticket: int) -> None:
+        (rank,) = await run_sync(get_store().ranks)(slug, [job_id])
+        if rank is None:
+            return  # already taken again by another worker
+        config = await run_sync(services.demo_config)(slug=slug)
+        self.waiting[job_id] = WaitingJob(slug, ticket, rank, config)
+        await self._follow(slug)
+        await self.send_json(self._estimation(job_id))
+
+    async def _resync_forever(self) -> None:
+        """Correct each waiting job's rank from Redis now and then, in case a broadcast was lost."""
+        while True:
+            await asyncio.sleep(RESYNC_INTERVAL)
+            by_demo: dict[str, list[str]] = {}
+            for job_id, job in self.waiting.items():
+                by_demo.setdefault(job.demo, []).append(job_id)
+            for slug, job_ids in by_demo.items():
+                ranks = await run_sync(get_store().ranks)(slug, job_ids)
+                for job_id, rank in zip(job_ids, ranks):
+                    job = self.waiting.get(job_id)
+                    if job and rank is not None and rank != job.rank:
+                        job.rank = rank
+                        self.stale.add(job_id)
+            self._schedule_estimations()
 
     async def _follow(self, slug: str) -> None:
         group = events.demo_group(slug)

@@ -1,17 +1,32 @@
-"""Estimated waits that know about batching and concurrency."""
+"""Estimated waits that know about batching and concurrency.
+
+Jobs leave the line in waves of up to `concurrency` batches; a wave's batches hold
+`avg_batch` jobs on average (never more than `max_batch_size`). Until a batch has been
+measured, a batch is assumed to hold a single job, which errs on the long side.
+"""
 
 import math
+
+
+def jobs_per_wave(*, concurrency: int, max_batch_size: int, avg_batch: float | None) -> float:
+    per_batch = min(max(avg_batch or 1.0, 1.0), float(max_batch_size))
+    return per_batch * max(concurrency, 1)
 
 
 def rank_eta(
     *, rank: int, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
 ) -> float:
-    """Seconds until the job at `rank` (0 = next) starts, roughly.
+    """Seconds until the job at `rank` (0 = next) starts, roughly."""
+    wave = jobs_per_wave(concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch)
+    return math.ceil((rank + 1) / wave) * avg_run
 
-    Jobs leave the line in waves of up to `concurrency` batches; a wave's batches hold
-    `avg_batch` jobs on average (never more than `max_batch_size`). Until a batch has been
-    measured, a batch is assumed to hold a single job, which errs on the long side.
-    """
-    per_batch = min(max(avg_batch or 1.0, 1.0), float(max_batch_size))
-    waves = math.ceil((rank + 1) / (per_batch * max(concurrency, 1)))
-    return waves * avg_run
+
+def max_rank_within(
+    seconds: float, *, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
+) -> int:
+    """The largest rank whose `rank_eta` is at most `seconds` (-1 when even rank 0's is longer)."""
+    if avg_run <= 0:
+        return 2**31
+    waves = math.floor(seconds / avg_run)
+    wave = jobs_per_wave(concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch)
+    return math.floor(waves * wave) - 1

@@ -6,12 +6,15 @@ change, naming the tickets that left the line; each consumer works out its own r
 """
 
 import asyncio
+import threading
+from concurrent.futures import Future
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from .store import DemoStats
+
+Frames = list[tuple[str, dict[str, Any]]]
 
 
 def demo_group(slug: str) -> str:
@@ -23,20 +26,22 @@ def job_message(frame: dict[str, Any]) -> dict[str, Any]:
     return {"type": "job.event", "frame": frame}
 
 
-def advanced_message(*, slug: str, left: list[int], stats: DemoStats) -> dict[str, Any]:
-    """Tickets left the demo's line (their jobs started or were cancelled)."""
+def advanced_message(
+    *, slug: str, left: list[int], stats: DemoStats, back: list[int] = ()
+) -> dict[str, Any]:
+    """Tickets left the demo's line (their jobs started, were cancelled or expired), or came
+    back to it (their worker died); a waiting job moves by those with smaller tickets."""
     return {
         "type": "queue.advanced",
         "demo": slug,
         "left": left,
+        "back": list(back),
         "avg_run": stats.avg_run,
         "avg_batch": stats.avg_batch,
     }
 
 
-async def send_all(
-    direct: list[tuple[str, dict[str, Any]]], broadcasts: list[tuple[str, dict[str, Any]]] = ()
-) -> None:
+async def send_all(direct: Frames, broadcasts: Frames = ()) -> None:
     """Send frames to reply channels and messages to groups, concurrently."""
     layer = get_channel_layer()
     sends = [layer.send(channel, job_message(frame)) for channel, frame in direct if channel]
@@ -44,8 +49,26 @@ async def send_all(
     await asyncio.gather(*sends)
 
 
-def send_all_sync(
-    direct: list[tuple[str, dict[str, Any]]], broadcasts: list[tuple[str, dict[str, Any]]] = ()
-) -> None:
-    """`send_all` from synchronous code (workers, the HTTP API): one event loop per call."""
-    async_to_sync(send_all)(direct, broadcasts)
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in a thread, for sends from synchronous code: it keeps its
+    channel-layer connections open instead of opening new ones for every send."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="lineup-events", daemon=True).start()
+        return _loop
+
+
+def send_all_soon(direct: Frames, broadcasts: Frames = ()) -> Future:
+    """Start `send_all` from synchronous code; the returned future says when it is done."""
+    return asyncio.run_coroutine_threadsafe(send_all(direct, broadcasts), _sender_loop())
+
+
+def send_all_sync(direct: Frames, broadcasts: Frames = ()) -> None:
+    """`send_all` from synchronous code (workers, the HTTP API), waiting until it is done."""
+    send_all_soon(direct, broadcasts).result()

@@ -7,12 +7,14 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from models_registry.components import InvalidInput
 from models_registry.registry import InferenceFunction, get_function
 
 from . import events
-from .eta import rank_eta
-from .store import Admission, DemoStats, Resumed, get_store
+from .eta import max_rank_within, rank_eta
+from .store import Change, DemoStats, Resumed, get_store
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +70,18 @@ def demo_function(config: dict[str, str], slug: str) -> InferenceFunction:
         raise QueueError("demo_unavailable", f"The demo '{slug}' is not available right now.") from None
 
 
+def _eta_args(config: dict[str, str], stats: DemoStats) -> dict:
+    return {
+        "concurrency": int(config["concurrency"]),
+        "max_batch_size": int(config["max_batch_size"]),
+        "avg_run": stats.avg_run if stats.avg_run is not None else float(config["expected_seconds"]),
+        "avg_batch": stats.avg_batch,
+    }
+
+
 def eta_from(config: dict[str, str], *, rank: int, stats: DemoStats) -> float:
     """Seconds until the job at `rank` starts, from the demo's settings and measured batches."""
-    return rank_eta(
-        rank=rank,
-        concurrency=int(config["concurrency"]),
-        max_batch_size=int(config["max_batch_size"]),
-        avg_run=stats.avg_run if stats.avg_run is not None else float(config["expected_seconds"]),
-        avg_batch=stats.avg_batch,
-    )
+    return rank_eta(rank=rank, **_eta_args(config, stats))
 
 
 def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
@@ -90,24 +95,52 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     except InvalidInput as error:
         raise QueueError(error.code, error.message) from None
 
+    store = get_store()
+    max_rank = None
+    if config.get("max_wait_seconds"):
+        max_rank = max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, store.stats(slug)))
     job_id = secrets.token_urlsafe(18)
-    admission: Admission = get_store().join(slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs)
+    admission = store.join(
+        slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank
+    )
     if admission.status != "ok":
         function.discard_inputs(inputs)
-        if admission.status == "full":
-            raise QueueError(
-                "queue_full",
-                "The line for this demo is full. Please try again in a little while.",
-                queue_size=admission.rank,
-            )
-        if admission.status == "disabled":
-            raise QueueError("demo_disabled", "This demo is switched off for now.")
-        raise QueueError("demo_unavailable", "This demo is not available right now.")
+        raise _refusal(admission.status, admission.detail, config, store.stats(slug))
 
     if admission.free_slots > 0:
         wake_pool(slug=slug, pool=config["pool"])
     eta = eta_from(config, rank=admission.rank, stats=admission.stats)
+    store.set_eta(slug, job_id, admission.created + eta)
     return Joined(job_id=job_id, ticket=admission.ticket, rank=admission.rank, eta=eta, config=config)
+
+
+def _refusal(status: str, detail: int, config: dict[str, str], stats: DemoStats) -> QueueError:
+    if status == "full":
+        # When to come back: about when the line has moved by a wave.
+        retry = max(1, round(eta_from(config, rank=0, stats=stats)))
+        return QueueError(
+            "queue_full",
+            "The line for this demo is full. Please try again in a little while.",
+            queue_size=detail,
+            retry_after=retry,
+        )
+    if status == "too_long":
+        eta = round(eta_from(config, rank=detail, stats=stats))
+        return QueueError(
+            "wait_too_long",
+            f"The wait is about {eta} s, longer than this demo allows "
+            f"({config['max_wait_seconds']} s). Please try again later.",
+            eta=eta,
+            retry_after=max(1, eta - int(config["max_wait_seconds"])),
+        )
+    if status == "owner_limit":
+        return QueueError(
+            "too_many_jobs",
+            f"You already have {detail} job(s) in this demo's line; wait for them to finish.",
+        )
+    if status == "disabled":
+        return QueueError("demo_disabled", "This demo is switched off for now.")
+    return QueueError("demo_unavailable", "This demo is not available right now.")
 
 
 def wake_pool(*, slug: str, pool: str) -> None:
@@ -135,3 +168,36 @@ def job_resume(*, slug: str, job_id: str, owner: str, channel: str) -> Resumed:
         raise QueueError("unknown_job", "There is no such job, or it has expired.")
     return resumed
 
+
+def jobs_detach(*, slug: str, job_ids: list[str]) -> None:
+    """The visitor's connection closed: their waiting jobs expire unless they come back in time."""
+    get_store().detach(slug, job_ids, grace_seconds=settings.LINEUP_RECONNECT_GRACE_SECONDS)
+
+
+def demo_sweep(*, slug: str) -> list[Change]:
+    """Recover the demo's line (dead workers, timeouts, departed visitors), tell those
+    affected, and wake a worker if jobs wait while a slot is free."""
+    store = get_store()
+    reaped = store.reap(slug)
+    direct, left, back = [], [], []
+    for change in reaped.changes:
+        if change.what == "requeued":
+            back.append(change.ticket)
+            frame = {"msg": "requeued", "job": change.job_id, "demo": slug, "ticket": change.ticket}
+        else:
+            if change.what == "expired":
+                left.append(change.ticket)
+            frame = {"msg": "process_completed", "job": change.job_id, "success": False, "error": change.error}
+        direct.append((change.channel, frame))
+    if left or back:
+        advanced = events.advanced_message(slug=slug, left=left, back=back, stats=store.stats(slug))
+        events.send_all_sync(direct, [(events.demo_group(slug), advanced)])
+    elif direct:
+        events.send_all_sync(direct)
+    if reaped.waiting and reaped.free_slots > 0:
+        config = store.config(slug)
+        if config.get("pool"):
+            wake_pool(slug=slug, pool=config["pool"])
+    for change in reaped.changes:
+        log.info("job %s of %s %s", change.job_id, slug, change.what)
+    return reaped.changes

@@ -17,6 +17,12 @@ from django.conf import settings
 
 LUA_DIR = Path(__file__).parent / "lua"
 PREFIX = "lineup"
+DEMOS_KEY = f"{PREFIX}:demos"
+
+# Weight of the newest batch in the running averages of batch duration and batch size.
+AVERAGE_WEIGHT = 0.2
+# A job record that never finishes (its demo deleted, say) is forgotten after a day.
+UNFINISHED_JOB_TTL = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,16 @@ class DemoStats:
 
 @dataclass(frozen=True)
 class Admission:
-    """The outcome of a join: `status` is "ok", "full", "disabled" or "no_config"."""
+    """The outcome of a join: `status` is "ok", "full", "too_long", "owner_limit",
+    "disabled" or "no_config"; `detail` is the line's length or the owner's active jobs."""
 
     status: str
     ticket: int = 0
     rank: int = 0
     free_slots: int = 0
     stats: DemoStats = DemoStats()
+    created: float = 0.0
+    detail: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,24 @@ class Ending:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A job the reaper moved: "requeued", or ended as "failed" or "expired"."""
+
+    what: str
+    job_id: str
+    ticket: int
+    channel: str
+    error: Any
+
+
+@dataclass(frozen=True)
+class Reaped:
+    free_slots: int
+    waiting: int
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
 class Resumed:
     """A job as its owner finds it again: status, ticket, rank (-1 unless waiting), outcome."""
 
@@ -83,28 +110,53 @@ class QueueStore:
     def config(self, slug: str) -> dict[str, str]:
         raise NotImplementedError
 
+    def demos(self) -> list[str]:
+        """Every demo whose settings were published."""
+        raise NotImplementedError
+
     def stats(self, slug: str) -> DemoStats:
         raise NotImplementedError
 
-    def join(self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any]) -> Admission:
+    def join(
+        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+    ) -> Admission:
+        raise NotImplementedError
+
+    def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         raise NotImplementedError
 
     def take_batch(self, slug: str, *, slot: str) -> Taken:
         raise NotImplementedError
 
-    def finish_batch(self, slug: str, *, endings: list[Ending], duration: float) -> list[str]:
+    def renew(self, slug: str, *, slot: str) -> bool:
+        raise NotImplementedError
+
+    def finish_batch(self, slug: str, *, slot: str, endings: list[Ending], duration: float) -> list[str]:
+        raise NotImplementedError
+
+    def reap(self, slug: str) -> Reaped:
         raise NotImplementedError
 
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
         raise NotImplementedError
 
+    def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
+        raise NotImplementedError
+
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
         raise NotImplementedError
 
-    def rank(self, slug: str, job_id: str) -> int | None:
+    def ranks(self, slug: str, job_ids: list[str]) -> list[int | None]:
         raise NotImplementedError
 
     def queue_size(self, slug: str) -> int:
+        raise NotImplementedError
+
+    def counters(self, slug: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def samples(self, slug: str) -> dict[str, list[float]]:
+        """Recent waits, ETA errors, and run times by batch size ("runs:<size>")."""
         raise NotImplementedError
 
 
@@ -116,10 +168,8 @@ def job_key(slug: str, job_id: str) -> str:
     return key(slug, f"job:{job_id}")
 
 
-# Weight of the newest batch in the running averages of batch duration and batch size.
-AVERAGE_WEIGHT = 0.2
-# A job record that never finishes (its demo deleted, say) is forgotten after a day.
-UNFINISHED_JOB_TTL = 24 * 3600
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
 
 
 class RedisQueueStore(QueueStore):
@@ -130,16 +180,24 @@ class RedisQueueStore(QueueStore):
         }
 
     def publish_config(self, slug: str, config: dict[str, str]) -> None:
-        self.redis.hset(key(slug, "config"), mapping=config)
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key(slug, "config"), mapping=config)
+            pipe.sadd(DEMOS_KEY, slug)
+            pipe.execute()
 
     def config(self, slug: str) -> dict[str, str]:
         return self.redis.hgetall(key(slug, "config"))
+
+    def demos(self) -> list[str]:
+        return sorted(self.redis.smembers(DEMOS_KEY))
 
     def stats(self, slug: str) -> DemoStats:
         avg_run, avg_batch = self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")
         return DemoStats(_float(avg_run), _float(avg_batch))
 
-    def join(self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any]) -> Admission:
+    def join(
+        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+    ) -> Admission:
         reply = self.scripts["join"](
             keys=[
                 key(slug, "config"),
@@ -148,26 +206,39 @@ class RedisQueueStore(QueueStore):
                 job_key(slug, job_id),
                 key(slug, "slots"),
                 key(slug, "stats"),
+                key(slug, f"owner:{owner}"),
             ],
-            args=[job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL],
+            args=[
+                job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL,
+                "" if max_rank is None else max_rank, key(slug, ""),
+            ],
         )
         status = reply[0]
-        if status == "full":
-            return Admission(status, rank=int(reply[1]))
         if status != "ok":
-            return Admission(status)
+            return Admission(status, detail=int(reply[1]) if len(reply) > 1 else 0)
         return Admission(
             status,
             ticket=int(reply[1]),
             rank=int(reply[2]),
             free_slots=int(reply[3]),
             stats=DemoStats(_float(reply[4]), _float(reply[5])),
+            created=float(reply[6]),
         )
+
+    def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
+        self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
 
     def take_batch(self, slug: str, *, slot: str) -> Taken:
         reply = self.scripts["take_batch"](
-            keys=[key(slug, "config"), key(slug, "waiting"), key(slug, "slots"), key(slug, "running")],
-            args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS, job_key(slug, "")],
+            keys=[
+                key(slug, "config"),
+                key(slug, "waiting"),
+                key(slug, "slots"),
+                key(slug, "running"),
+                key(slug, "stats"),
+                key(slug, "detached"),
+            ],
+            args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS, key(slug, "")],
         )
         status = reply[0]
         if status == "wait":
@@ -180,8 +251,11 @@ class RedisQueueStore(QueueStore):
         ]
         return Taken(status, function=reply[1], jobs=jobs)
 
-    def finish_batch(self, slug: str, *, endings: list[Ending], duration: float) -> list[str]:
-        args: list[Any] = [settings.LINEUP_RESULT_TTL_SECONDS, duration, AVERAGE_WEIGHT]
+    def renew(self, slug: str, *, slot: str) -> bool:
+        return bool(self.scripts["renew"](keys=[key(slug, "slots")], args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS]))
+
+    def finish_batch(self, slug: str, *, slot: str, endings: list[Ending], duration: float) -> list[str]:
+        args: list[Any] = [settings.LINEUP_RESULT_TTL_SECONDS, duration, AVERAGE_WEIGHT, slot, key(slug, "")]
         for ending in endings:
             args += [ending.job_id, ending.status, json.dumps(ending.payload)]
         return self.scripts["finish_batch"](
@@ -189,18 +263,48 @@ class RedisQueueStore(QueueStore):
             args=args,
         )
 
+    def reap(self, slug: str) -> Reaped:
+        reply = self.scripts["reap"](
+            keys=[
+                key(slug, "config"),
+                key(slug, "waiting"),
+                key(slug, "slots"),
+                key(slug, "running"),
+                key(slug, "detached"),
+                key(slug, "stats"),
+            ],
+            args=[key(slug, ""), settings.LINEUP_MAX_ATTEMPTS, settings.LINEUP_RESULT_TTL_SECONDS],
+        )
+        changes = [
+            Change(
+                what=reply[i],
+                job_id=reply[i + 1],
+                ticket=int(reply[i + 2]),
+                channel=reply[i + 3],
+                error=json.loads(reply[i + 4]) if reply[i + 4] else None,
+            )
+            for i in range(2, len(reply), 5)
+        ]
+        return Reaped(free_slots=int(reply[0]), waiting=int(reply[1]), changes=changes)
+
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
         reply = self.scripts["cancel"](
-            keys=[key(slug, "waiting"), job_key(slug, job_id)],
-            args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS],
+            keys=[key(slug, "waiting"), job_key(slug, job_id), key(slug, "stats"), key(slug, "detached")],
+            args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS, key(slug, "")],
         )
         if reply[0] == "cancelled":
             return "cancelled", int(reply[1])
         return reply[0], reply[1] if len(reply) > 1 else ""
 
+    def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
+        (now_seconds, now_micros) = self.redis.time()
+        deadline = now_seconds + now_micros / 1e6 + grace_seconds
+        self.redis.zadd(key(slug, "detached"), {job_id: deadline for job_id in job_ids})
+
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
         reply = self.scripts["resume"](
-            keys=[key(slug, "waiting"), job_key(slug, job_id)], args=[job_id, owner, channel]
+            keys=[key(slug, "waiting"), job_key(slug, job_id), key(slug, "detached")],
+            args=[job_id, owner, channel],
         )
         if reply[0] == "unknown":
             return Resumed("unknown")
@@ -212,15 +316,31 @@ class RedisQueueStore(QueueStore):
             error=json.loads(reply[4]) if reply[4] else None,
         )
 
-    def rank(self, slug: str, job_id: str) -> int | None:
-        return self.redis.zrank(key(slug, "waiting"), job_id)
+    def ranks(self, slug: str, job_ids: list[str]) -> list[int | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.zrank(key(slug, "waiting"), job_id)
+            return pipe.execute()
 
     def queue_size(self, slug: str) -> int:
         return self.redis.zcard(key(slug, "waiting"))
 
+    def counters(self, slug: str) -> dict[str, str]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key(slug, "stats"))
+            pipe.zcard(key(slug, "waiting"))
+            pipe.zcard(key(slug, "running"))
+            stats, waiting, running = pipe.execute()
+        return stats | {"waiting": str(waiting), "running": str(running)}
 
-def _float(value: str | None) -> float | None:
-    return float(value) if value else None
+    def samples(self, slug: str) -> dict[str, list[float]]:
+        sizes = sorted(int(size) for size in self.redis.smembers(key(slug, "batch_sizes")))
+        names = ["waits", "eta_errors"] + [f"runs:{size}" for size in sizes]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.lrange(key(slug, name), 0, -1)
+            values = pipe.execute()
+        return {name: [float(v) for v in found] for name, found in zip(names, values)}
 
 
 @cache

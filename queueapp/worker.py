@@ -2,12 +2,16 @@
 
 import logging
 import secrets
+import threading
 import time
+from contextlib import contextmanager
 from typing import Any
+
+from django.conf import settings
 
 from models_registry.registry import InferenceFunction, get_function
 
-from . import events
+from . import events, services
 from .store import Ending, TakenJob, get_store
 
 log = logging.getLogger(__name__)
@@ -33,20 +37,43 @@ def drain_demo(slug: str) -> int:
         if taken.status != "batch":
             return batches
         if taken.jobs:
-            run_batch(slug, taken.function, taken.jobs)
+            with slot_kept(slug, slot):
+                run_batch(slug, slot, taken.function, taken.jobs)
         batches += 1
 
 
-def run_batch(slug: str, function_name: str, jobs: list[TakenJob]) -> None:
+@contextmanager
+def slot_kept(slug: str, slot: str):
+    """Renew the slot's lease while a batch runs, so a long batch keeps its slot."""
+    stop = threading.Event()
+    interval = settings.LINEUP_SLOT_LEASE_SECONDS / 3
+
+    def renew() -> None:
+        while not stop.wait(interval):
+            if not get_store().renew(slug, slot=slot):
+                log.warning("demo %s: slot %s was taken back while its batch ran", slug, slot)
+                return
+
+    thread = threading.Thread(target=renew, name=f"lease-{slot}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_batch(slug: str, slot: str, function_name: str, jobs: list[TakenJob]) -> None:
     store = get_store()
     starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
     advanced = events.advanced_message(slug=slug, left=[job.ticket for job in jobs], stats=store.stats(slug))
-    events.send_all_sync(starts, [(events.demo_group(slug), advanced)])
+    # Tell the visitors while the batch runs; wait for it before telling them the outcome.
+    started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 
     began = time.monotonic()
     endings = compute_endings(function_name, jobs)
     duration = time.monotonic() - began
-    channels = store.finish_batch(slug, endings=endings, duration=duration)
+    channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
     frames = []
     for channel, ending in zip(channels, endings):
@@ -58,6 +85,7 @@ def run_batch(slug: str, function_name: str, jobs: list[TakenJob]) -> None:
         else:
             frame |= {"success": False, "error": ending.payload}
         frames.append((channel, frame))
+    started.result()
     events.send_all_sync(frames)
 
 
@@ -78,11 +106,12 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
             loaded.append(job)
         except Exception:
             log.exception("job %s: could not load its inputs", job.id)
-            endings[job.id] = Ending(job.id, "failed", {"code": "bad_input", "message": "The input could not be read."})
+            error = {"code": "bad_input", "message": "The input could not be read."}
+            endings[job.id] = Ending(job.id, "failed", error)
 
     if loaded:
         try:
-            outputs = call_function(function, arguments, progress_to=[job.channel for job in loaded], job_ids=[job.id for job in loaded])
+            outputs = call_function(function, arguments, progress_to=[(job.channel, job.id) for job in loaded])
             for job, values in zip(loaded, outputs):
                 data = [c.dump(v) for c, v in zip(function.outputs, values)]
                 endings[job.id] = Ending(job.id, "completed", data)
@@ -95,12 +124,12 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
 
 
 def call_function(
-    function: InferenceFunction, arguments: list[list[Any]], *, progress_to: list[str], job_ids: list[str]
+    function: InferenceFunction, arguments: list[list[Any]], *, progress_to: list[tuple[str, str]]
 ) -> list[list[Any]]:
     """Call the function on one job, or on a batch in Gradio's convention; one row of outputs per job."""
     kwargs = {}
     if function.wants_progress:
-        kwargs["progress"] = _progress_reporter(list(zip(progress_to, job_ids)))
+        kwargs["progress"] = _progress_reporter(progress_to)
     n_outputs = len(function.outputs)
     if not function.batch:
         rows = []
@@ -140,3 +169,12 @@ def _progress_reporter(targets: list[tuple[str, str]]):
 
     return progress
 
+
+def sweep_forever(stop: threading.Event) -> None:
+    """Sweep every demo's line now and then, for as long as this worker runs."""
+    while not stop.wait(settings.LINEUP_SWEEP_SECONDS):
+        try:
+            for slug in get_store().demos():
+                services.demo_sweep(slug=slug)
+        except Exception:
+            log.exception("sweeping the lines failed; trying again")

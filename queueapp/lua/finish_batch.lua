@@ -1,18 +1,20 @@
--- Record the ending of each job of a batch, once: a job that is no longer running (it was
--- already finished, or cancelled) is left as it is.
+-- Record the ending of each job of a batch, once: only a job that is still running under
+-- this worker's slot can end here (one that was cancelled, timed out, or handed to another
+-- worker after this one was presumed dead is left as it is).
 -- KEYS[1] running zset   KEYS[2] stats hash   KEYS[3..] the jobs' hashes, in ARGV order
 -- ARGV[1] seconds to keep finished jobs   ARGV[2] batch duration in seconds
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
+-- ARGV[4] the worker's slot token   ARGV[5] the demo's key prefix
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
--- Returns one reply channel per job ("" for a job whose ending was already recorded).
+-- Returns one reply channel per job ("" for a job whose ending was not recorded here).
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local channels = {}
 for i = 3, #KEYS do
-  local base = 4 + (i - 3) * 3
+  local base = 6 + (i - 3) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', KEYS[i], 'status', 'channel')
-  if job[1] == 'running' then
+  local job = redis.call('HMGET', KEYS[i], 'status', 'channel', 'slot', 'owner')
+  if job[1] == 'running' and job[3] == ARGV[4] then
     local field = 'outputs'
     if status ~= 'completed' then
       field = 'error'
@@ -21,6 +23,8 @@ for i = 3, #KEYS do
     redis.call('HDEL', KEYS[i], 'inputs')
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     redis.call('ZREM', KEYS[1], id)
+    redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)
+    redis.call('HINCRBY', KEYS[2], status, 1)
     table.insert(channels, job[2])
   else
     table.insert(channels, '')
@@ -38,4 +42,8 @@ end
 redis.call('HSET', KEYS[2], 'avg_run', tostring(avg_run), 'avg_batch', tostring(avg_batch))
 redis.call('HINCRBY', KEYS[2], 'batches', 1)
 redis.call('HINCRBY', KEYS[2], 'jobs', size)
+local runs = ARGV[5] .. 'runs:' .. size
+redis.call('LPUSH', runs, ARGV[2])
+redis.call('LTRIM', runs, 0, 499)
+redis.call('SADD', ARGV[5] .. 'batch_sizes', size)
 return channels

@@ -1,22 +1,54 @@
 -- Admit a job to a demo's line, or refuse it, in one atomic step.
 -- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)   KEYS[3] ticket counter
 -- KEYS[4] the job's hash   KEYS[5] slots zset (slot token -> lease deadline)
--- KEYS[6] stats hash
+-- KEYS[6] stats hash   KEYS[7] the owner's set of active job ids
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
 -- ARGV[5] seconds to keep the job record if it is never finished
--- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size}
---      or {"full", waiting} or {"disabled"} or {"no_config"}.
+-- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
+-- ARGV[7] the demo's key prefix, "lineup:{slug}:"
+-- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size, now}
+--      or {"full", waiting} | {"too_long", rank} | {"owner_limit", active}
+--      | {"disabled"} | {"no_config"}.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end
-local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency')
+local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency', 'max_per_owner')
 if cfg[1] ~= '1' then
   return {'disabled'}
 end
+
+local function refuse(reason, detail)
+  redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
+  return {reason, detail}
+end
+
+local limit = tonumber(cfg[4] or '')
+if limit then
+  local active = redis.call('SMEMBERS', KEYS[7])
+  if #active >= limit then
+    -- Forget jobs that ended without telling this set (expired records).
+    for _, id in ipairs(active) do
+      local status = redis.call('HGET', ARGV[7] .. 'job:' .. id, 'status')
+      if status ~= 'waiting' and status ~= 'running' then
+        redis.call('SREM', KEYS[7], id)
+      end
+    end
+    local count = redis.call('SCARD', KEYS[7])
+    if count >= limit then
+      return refuse('owner_limit', count)
+    end
+  end
+end
+
 local waiting = redis.call('ZCARD', KEYS[2])
 if cfg[2] ~= '' and waiting >= tonumber(cfg[2]) then
-  return {'full', waiting}
+  return refuse('full', waiting)
 end
+local max_rank = tonumber(ARGV[6])
+if max_rank and waiting > max_rank then
+  return refuse('too_long', waiting)
+end
+
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local ticket = redis.call('INCR', KEYS[3])
@@ -24,7 +56,10 @@ redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV
   'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], ticket, ARGV[1])
+redis.call('SADD', KEYS[7], ARGV[1])
+redis.call('EXPIRE', KEYS[7], ARGV[5])
+redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
-return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or ''}
+return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or '', tostring(now)}

@@ -3,14 +3,15 @@
 -- slot is released in this same step, so a job that joins afterwards sees a free slot and
 -- wakes a worker (no lost wakeup).
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
--- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] job key prefix
+-- KEYS[5] stats hash   KEYS[6] detached zset
+-- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] the demo's key prefix
 -- Returns {"empty"} | {"busy"} | {"wait", milliseconds}
 --      | {"batch", function, then per job: id, ticket, channel, inputs}.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
   'batch_wait_ms', 'function', 'timeout')
-if not cfg[1] then
+if not cfg[1] or not cfg[5] then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return {'empty'}
 end
@@ -40,7 +41,7 @@ end
 local wait_ms = tonumber(cfg[4])
 if size > 1 and waiting < size and wait_ms > 0 then
   local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  local created = tonumber(redis.call('HGET', ARGV[3] .. head, 'created') or now)
+  local created = tonumber(redis.call('HGET', ARGV[3] .. 'job:' .. head, 'created') or now)
   local left = created + wait_ms / 1000 - now
   if left > 0 then
     return {'wait', math.ceil(left * 1000)}
@@ -49,19 +50,27 @@ end
 
 local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
+redis.call('ZREM', KEYS[6], unpack(ids))
 local reply = {'batch', cfg[5]}
 local deadline = now + tonumber(cfg[6])
 for _, id in ipairs(ids) do
-  local key = ARGV[3] .. id
-  local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs')
+  local key = ARGV[3] .. 'job:' .. id
+  local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at')
   if job[1] then
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', KEYS[4], deadline, id)
+    redis.call('LPUSH', ARGV[3] .. 'waits', tostring(now - tonumber(job[4])))
+    if job[5] then
+      redis.call('LPUSH', ARGV[3] .. 'eta_errors', tostring(now - tonumber(job[5])))
+      redis.call('HDEL', key, 'eta_at')
+    end
     table.insert(reply, id)
     table.insert(reply, job[1])
     table.insert(reply, job[2])
     table.insert(reply, job[3])
   end
 end
+redis.call('LTRIM', ARGV[3] .. 'waits', 0, 999)
+redis.call('LTRIM', ARGV[3] .. 'eta_errors', 0, 999)
 return reply

@@ -1,13 +1,21 @@
 """The queue's services and the worker's batch runner, on a real Redis."""
 
+import uuid
+
 import pytest
 
 from queueapp import services, worker
 from queueapp.store import get_store
 
 
-def submit(slug, data, owner="o1"):
+def submit(slug, data, owner=None):
+    """Submit as `owner`, by default a new visitor each time."""
+    owner = owner or f"visitor-{uuid.uuid4().hex[:8]}"
     return services.job_submit(slug=slug, data=data, owner=owner, channel="")
+
+
+def outcome(slug, joined, owner):
+    return get_store().resume(slug, job_id=joined.job_id, owner=owner, channel="")
 
 
 def test_submit_admits_and_estimates_from_expected_seconds(slug, publish):
@@ -63,9 +71,9 @@ def test_live_settings_apply_to_the_next_join(slug, publish):
 
 def test_drain_runs_every_batch_and_records_outputs(slug, publish):
     publish(function="trim_words", batch=True, max_batch_size=3)
-    jobs = [submit(slug, [word, 2]) for word in ("alpha", "beta", "gamma", "delta")]
+    jobs = [submit(slug, [word, 2], owner=word) for word in ("alpha", "beta", "gamma", "delta")]
     assert worker.drain_demo(slug) == 2
-    outputs = [get_store().resume(slug, job_id=j.job_id, owner="o1", channel="").outputs for j in jobs]
+    outputs = [outcome(slug, job, word).outputs for job, word in zip(jobs, ("alpha", "beta", "gamma", "delta"))]
     assert outputs == [["al"], ["be"], ["ga"], ["de"]]
 
 
@@ -78,9 +86,9 @@ def test_a_failing_function_fails_its_batch_with_a_clear_message(slug, publish):
         raise RuntimeError("model exploded")
 
     publish(function="test_always_fails")
-    job = submit(slug, ["x"])
+    job = submit(slug, ["x"], owner="o1")
     worker.drain_demo(slug)
-    resumed = get_store().resume(slug, job_id=job.job_id, owner="o1", channel="")
+    resumed = outcome(slug, job, "o1")
     assert resumed.status == "failed"
     assert resumed.error == {"code": "function_error", "message": "model exploded"}
 
@@ -94,15 +102,15 @@ def test_a_batch_function_returning_the_wrong_shape_fails_the_batch(slug, publis
         return [texts[:1]]
 
     publish(function="test_wrong_shape", batch=True, max_batch_size=4)
-    jobs = [submit(slug, [t]) for t in "abc"]
+    jobs = [submit(slug, [t], owner=t) for t in "abc"]
     worker.drain_demo(slug)
-    errors = [get_store().resume(slug, job_id=j.job_id, owner="o1", channel="").error for j in jobs]
+    errors = [outcome(slug, job, t).error for job, t in zip(jobs, "abc")]
     assert all("one value per job" in e["message"] for e in errors)
 
 
 def test_cancel_by_owner_only(slug, publish):
     publish()
-    job = submit(slug, ["a"])
+    job = submit(slug, ["a"], owner="o1")
     with pytest.raises(services.QueueError) as refused:
         services.job_cancel(slug=slug, job_id=job.job_id, owner="someone else")
     assert refused.value.code == "unknown_job"

@@ -5,11 +5,17 @@ from concurrent.futures import ThreadPoolExecutor
 from queueapp.store import Ending, get_store
 
 
-def join(slug, n=1, owner="o1"):
+def join(slug, n=1):
+    """Join `n` jobs: job<i> of owner o<i>, replying on channel ch<i>."""
     return [
-        get_store().join(slug, job_id=f"job{i}", owner=owner, channel=f"ch{i}", inputs=[f"v{i}"])
+        get_store().join(slug, job_id=f"job{i}", owner=f"o{i}", channel=f"ch{i}", inputs=[f"v{i}"])
         for i in range(n)
     ]
+
+
+def finish(slug, slot, jobs, status="completed", payload=("x",), duration=0.1):
+    endings = [Ending(job.id, status, list(payload)) for job in jobs]
+    return get_store().finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
 
 def test_join_rejects_when_queue_full(slug, publish):
@@ -54,7 +60,7 @@ def test_batches_are_fifo_and_never_exceed_max_batch_size(slug, publish):
     while (taken := store.take_batch(slug, slot="s1")).status == "batch":
         sizes.append(len(taken.jobs))
         order += [job.id for job in taken.jobs]
-        store.finish_batch(slug, endings=[Ending(j.id, "completed", ["x"]) for j in taken.jobs], duration=0.1)
+        finish(slug, "s1", taken.jobs)
     assert sizes == [4, 4, 2]
     assert order == [f"job{i}" for i in range(10)]
     assert taken.status == "empty"
@@ -110,12 +116,11 @@ def test_each_job_ends_exactly_once(slug, publish):
     publish()
     join(slug, 1)
     store = get_store()
-    store.take_batch(slug, slot="a")
-    first = store.finish_batch(slug, endings=[Ending("job0", "completed", ["a"])], duration=0.2)
-    second = store.finish_batch(slug, endings=[Ending("job0", "failed", {"code": "x"})], duration=0.2)
-    assert first == ["ch0"]
-    assert second == [""]
-    resumed = store.resume(slug, job_id="job0", owner="o1", channel="new")
+    taken = store.take_batch(slug, slot="a")
+    assert finish(slug, "b", taken.jobs) == [""]  # not the slot that runs it
+    assert finish(slug, "a", taken.jobs, payload=["a"]) == ["ch0"]
+    assert finish(slug, "a", taken.jobs, status="failed") == [""]
+    resumed = store.resume(slug, job_id="job0", owner="o0", channel="new")
     assert (resumed.status, resumed.outputs, resumed.error) == ("completed", ["a"], None)
 
 
@@ -124,7 +129,7 @@ def test_finish_keeps_running_averages(slug, publish):
     join(slug, 4)
     store = get_store()
     taken = store.take_batch(slug, slot="a")
-    store.finish_batch(slug, endings=[Ending(j.id, "completed", []) for j in taken.jobs], duration=0.4)
+    finish(slug, "a", taken.jobs, duration=0.4)
     stats = store.stats(slug)
     assert (stats.avg_run, stats.avg_batch) == (0.4, 4)
 
@@ -135,11 +140,11 @@ def test_cancel_only_by_owner_and_only_while_waiting(slug, publish):
     store = get_store()
     assert store.cancel(slug, job_id="job1", owner="intruder") == ("unknown", "")
     assert store.cancel(slug, job_id="job1", owner="o1")[0] == "cancelled"
-    assert store.rank(slug, "job2") == 1
+    assert store.ranks(slug, ["job2"]) == [1]
     assert store.cancel(slug, job_id="job1", owner="o1") == ("not_waiting", "cancelled")
     taken = store.take_batch(slug, slot="a")
     assert [job.id for job in taken.jobs] == ["job0"]
-    assert store.cancel(slug, job_id="job0", owner="o1") == ("not_waiting", "running")
+    assert store.cancel(slug, job_id="job0", owner="o0") == ("not_waiting", "running")
 
 
 def test_resume_is_for_the_owner_and_moves_the_reply_channel(slug, publish):
