@@ -7,6 +7,7 @@ Estimations reach the browser at most a few times a second.
 """
 
 import asyncio
+from collections import deque
 import json
 import secrets
 import time
@@ -53,6 +54,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.stats: dict[str, DemoStats] = {}
         self.groups_joined: set[str] = set()
         self.stale: set[str] = set()
+        self.finished: deque[str] = deque(maxlen=1000)
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
         self.resync_task = asyncio.get_running_loop().create_task(self._resync_forever())
@@ -160,6 +162,11 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             # Its worker died: the job waits again at the front of the line.
             await self._track_again(frame["job"], frame["demo"], frame["ticket"])
             return
+        if frame["msg"] == "process_completed":
+            # An ending can arrive twice when its worker died right after sending it.
+            if frame["job"] in self.finished:
+                return
+            self.finished.append(frame["job"])
         if frame["msg"] in ("process_starts", "process_completed"):
             self.waiting.pop(frame["job"], None)
         await self.send_json(frame)

@@ -18,6 +18,10 @@ from .store import Change, DemoStats, Resumed, get_store
 
 log = logging.getLogger(__name__)
 
+# An ending still in the outbox after this long was left by a worker that died before it
+# could tell the visitor; the sweeper delivers it.
+UNDELIVERED_AFTER_SECONDS = 3.0
+
 
 class QueueError(Exception):
     """A refusal with a machine-readable code and a message for people."""
@@ -179,7 +183,7 @@ def demo_sweep(*, slug: str) -> list[Change]:
     affected, and wake a worker if jobs wait while a slot is free."""
     store = get_store()
     reaped = store.reap(slug)
-    direct, left, back = [], [], []
+    direct, left, back, ended = [], [], [], []
     for change in reaped.changes:
         if change.what == "requeued":
             back.append(change.ticket)
@@ -187,13 +191,22 @@ def demo_sweep(*, slug: str) -> list[Change]:
         else:
             if change.what == "expired":
                 left.append(change.ticket)
-            frame = {"msg": "process_completed", "job": change.job_id, "success": False, "error": change.error}
+            ended.append(change.job_id)
+            frame = events.completed_frame(change.job_id, success=False, payload=change.error)
         direct.append((change.channel, frame))
+    # Endings that a worker recorded but did not live to deliver.
+    for lost in store.undelivered(slug, older_than=UNDELIVERED_AFTER_SECONDS):
+        if lost.job_id not in ended:
+            ended.append(lost.job_id)
+            payload = lost.outputs if lost.status == "completed" else lost.error
+            direct.append((lost.channel, events.completed_frame(lost.job_id, success=lost.status == "completed", payload=payload)))
+    broadcasts = []
     if left or back:
         advanced = events.advanced_message(slug=slug, left=left, back=back, stats=store.stats(slug))
-        events.send_all_sync(direct, [(events.demo_group(slug), advanced)])
-    elif direct:
-        events.send_all_sync(direct)
+        broadcasts.append((events.demo_group(slug), advanced))
+    if direct or broadcasts:
+        events.send_all_sync(direct, broadcasts)
+    store.delivered(slug, ended)
     if reaped.waiting and reaped.free_slots > 0:
         config = store.config(slug)
         if config.get("pool"):

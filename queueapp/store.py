@@ -84,6 +84,15 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Undelivered:
+    job_id: str
+    status: str
+    channel: str
+    outputs: Any
+    error: Any
+
+
+@dataclass(frozen=True)
 class Reaped:
     free_slots: int
     waiting: int
@@ -137,6 +146,14 @@ class QueueStore:
     def reap(self, slug: str) -> Reaped:
         raise NotImplementedError
 
+    def delivered(self, slug: str, job_ids: list[str]) -> None:
+        """The visitors were told how these jobs ended: take them out of the outbox."""
+        raise NotImplementedError
+
+    def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
+        """Endings in the outbox for longer than `older_than` seconds (their sender died)."""
+        raise NotImplementedError
+
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
         raise NotImplementedError
 
@@ -170,6 +187,10 @@ def job_key(slug: str, job_id: str) -> str:
 
 def _float(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _json(value: str | None) -> Any:
+    return json.loads(value) if value else None
 
 
 class RedisQueueStore(QueueStore):
@@ -281,11 +302,29 @@ class RedisQueueStore(QueueStore):
                 job_id=reply[i + 1],
                 ticket=int(reply[i + 2]),
                 channel=reply[i + 3],
-                error=json.loads(reply[i + 4]) if reply[i + 4] else None,
+                error=_json(reply[i + 4]),
             )
             for i in range(2, len(reply), 5)
         ]
         return Reaped(free_slots=int(reply[0]), waiting=int(reply[1]), changes=changes)
+
+    def delivered(self, slug: str, job_ids: list[str]) -> None:
+        if job_ids:
+            self.redis.zrem(key(slug, "outbox"), *job_ids)
+
+    def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
+        seconds, micros = self.redis.time()
+        job_ids = self.redis.zrangebyscore(key(slug, "outbox"), "-inf", seconds + micros / 1e6 - older_than)
+        if not job_ids:
+            return []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(job_key(slug, job_id), "status", "channel", "outputs", "error")
+            found = pipe.execute()
+        return [
+            Undelivered(job_id, status or "", channel or "", _json(outputs), _json(error))
+            for job_id, (status, channel, outputs, error) in zip(job_ids, found)
+        ]
 
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
         reply = self.scripts["cancel"](
@@ -312,8 +351,8 @@ class RedisQueueStore(QueueStore):
             status=reply[0],
             ticket=int(reply[1]),
             rank=int(reply[2]),
-            outputs=json.loads(reply[3]) if reply[3] else None,
-            error=json.loads(reply[4]) if reply[4] else None,
+            outputs=_json(reply[3]),
+            error=_json(reply[4]),
         )
 
     def ranks(self, slug: str, job_ids: list[str]) -> list[int | None]:

@@ -75,18 +75,14 @@ def run_batch(slug: str, slot: str, function_name: str, jobs: list[TakenJob]) ->
     duration = time.monotonic() - began
     channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
-    frames = []
-    for channel, ending in zip(channels, endings):
-        if not channel:
-            continue
-        frame: dict[str, Any] = {"msg": "process_completed", "job": ending.job_id}
-        if ending.status == "completed":
-            frame |= {"success": True, "output": {"data": ending.payload, "duration": duration}}
-        else:
-            frame |= {"success": False, "error": ending.payload}
-        frames.append((channel, frame))
+    frames = [
+        (channel, events.completed_frame(e.job_id, success=e.status == "completed", payload=e.payload, duration=duration))
+        for channel, e in zip(channels, endings)
+        if channel
+    ]
     started.result()
     events.send_all_sync(frames)
+    store.delivered(slug, [e.job_id for channel, e in zip(channels, endings) if channel])
 
 
 def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:

@@ -6,6 +6,8 @@
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
 -- ARGV[4] the worker's slot token   ARGV[5] the demo's key prefix
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
+-- Each recorded ending also goes into the outbox (job id -> time), which the worker empties
+-- once it has told the visitor; a sweeper delivers what a dead worker left there.
 -- Returns one reply channel per job ("" for a job whose ending was not recorded here).
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -25,6 +27,7 @@ for i = 3, #KEYS do
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)
     redis.call('HINCRBY', KEYS[2], status, 1)
+    redis.call('ZADD', ARGV[5] .. 'outbox', now, id)
     table.insert(channels, job[2])
   else
     table.insert(channels, '')

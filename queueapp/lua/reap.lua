@@ -1,5 +1,6 @@
 -- Recover a demo's line from what went wrong: workers that died mid-batch, batches past their
--- timeout, and waiting jobs whose visitor left and did not come back in time.
+-- timeout, and waiting jobs whose visitor left and did not come back in time. Jobs ended
+-- here go into the outbox, like those a worker finishes.
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] detached zset (job id -> reconnect deadline)   KEYS[6] stats hash
 -- ARGV[1] the demo's key prefix   ARGV[2] most attempts per job   ARGV[3] seconds to keep ended jobs
@@ -17,6 +18,7 @@ local function note(what, id, ticket, channel, err)
 end
 
 local function forget(key, id, owner, status, payload)
+  redis.call('ZADD', ARGV[1] .. 'outbox', now, id)
   redis.call('HSET', key, 'status', status, 'error', payload, 'finished', tostring(now))
   redis.call('HDEL', key, 'inputs')
   redis.call('EXPIRE', key, ARGV[3])

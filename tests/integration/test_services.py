@@ -116,3 +116,22 @@ def test_cancel_by_owner_only(slug, publish):
     assert refused.value.code == "unknown_job"
     services.job_cancel(slug=slug, job_id=job.job_id, owner="o1")
     assert get_store().queue_size(slug) == 0
+
+
+def test_stats_count_what_happened_in_the_line(slug, publish):
+    from queueapp.selectors import demo_stats
+
+    publish(function="trim_words", batch=True, max_batch_size=2, max_size=3)
+    owners = ["a", "b", "c"]
+    jobs = [submit(slug, ["word", 1], owner=o) for o in owners]
+    with pytest.raises(services.QueueError):
+        submit(slug, ["word", 1], owner="d")
+    services.job_cancel(slug=slug, job_id=jobs[2].job_id, owner="c")
+    worker.drain_demo(slug)
+    stats = demo_stats(slug=slug)
+    assert (stats["admitted"], stats["completed"], stats["cancelled"]) == (3, 2, 1)
+    assert stats["rejected"] == {"full": 1, "too_long": 0, "owner_limit": 0}
+    assert (stats["batches"], stats["mean_batch_size"]) == (1, 2)
+    assert list(stats["run_seconds_by_batch_size"]) == [2]
+    assert stats["wait_seconds"]["count"] == 2
+    assert stats["eta_error_seconds"]["count"] == 2

@@ -1,0 +1,49 @@
+"""Inference functions for tests: they record each run in Redis, so a test can check what
+ran where, when and with whom. Worker processes load them through LINEUP_FUNCTION_MODULES."""
+
+import json
+import os
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+
+from models_registry.components import Number, Text
+from models_registry.registry import register
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def runs_key(group: str) -> str:
+    return f"lineup:test:runs:{group}"
+
+
+def read_runs(group: str) -> list[dict]:
+    """The recorded runs of `group`, oldest first."""
+    return [json.loads(item) for item in _redis().lrange(runs_key(group), 0, -1)]
+
+
+def _record(labels: list[str], seconds: float) -> None:
+    start = time.time()
+    time.sleep(seconds)
+    run = {"labels": labels, "start": start, "end": time.time(), "pid": os.getpid()}
+    # Labels look like "<group>/<n>"; one list of runs per group.
+    _redis().rpush(runs_key(labels[0].split("/")[0]), json.dumps(run))
+
+
+@register(inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)], outputs=[Text("Label")])
+def recorded_sleep(label: str, seconds: float) -> str:
+    _record([label], seconds)
+    return label
+
+
+@register(
+    inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)], outputs=[Text("Label")], batch=True
+)
+def recorded_sleep_batch(labels: list[str], seconds: list[float]) -> list[list[str]]:
+    _record(labels, max(seconds))
+    return [labels]
