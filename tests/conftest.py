@@ -58,7 +58,12 @@ def stack(tmp_path_factory) -> Stack:
     var_dir = tmp_path_factory.mktemp("stack")
     port = embedded_redis.free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env |= {"LINEUP_VAR_DIR": str(var_dir), "LINEUP_PORT": str(port), "LINEUP_ADMIN_PASSWORD": ""}
+    env |= {
+        "LINEUP_VAR_DIR": str(var_dir),
+        "LINEUP_PORT": str(port),
+        "LINEUP_ADMIN_PASSWORD": "",
+        "LINEUP_RECONNECT_GRACE_SECONDS": "2",
+    }
     log = var_dir / "runstack.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

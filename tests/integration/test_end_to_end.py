@@ -2,10 +2,11 @@
 worker on free ports; a websocket client drives demos through the line to their results."""
 
 import asyncio
+import contextlib
 import io
 import json
 import urllib.request
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import redis
@@ -113,22 +114,97 @@ def test_slow_demo_reports_progress_in_steps(stack):
 
 
 def test_positions_move_up_as_the_line_advances(stack):
-    """Five jobs on the slow demo with 2 slots: the last sees its rank fall to 0."""
+    """Five visitors on the slow demo with 2 slots: the last sees its rank fall to 0."""
 
     async def scenario():
-        async with visitor(stack) as me:
-            jobs = [(await me.join("slow-steps", [1], ref=str(i)))["job"] for i in range(5)]
-            frames = await me.until_done(jobs[-1])
+        async with AsyncExitStack() as visitors:
+            people = [await visitors.enter_async_context(visitor(stack)) for _ in range(5)]
+            jobs = [(await person.join("slow-steps", [1]))["job"] for person in people]
+            frames = await people[-1].until_done(jobs[-1])
             return [frame["rank"] for frame in frames if frame["msg"] == "estimation"]
 
     ranks = asyncio.run(scenario())
-    assert ranks[-1] == 0
+    assert ranks[0] >= 2 and ranks[-1] == 0
     assert ranks == sorted(ranks, reverse=True)
-    assert len(set(ranks)) >= 2
+
+
+def session_cookie(stack) -> dict[str, str]:
+    """A browser session, which makes its holder the owner of its jobs across connections."""
+    with urllib.request.urlopen(stack.base_url + "/demos/slow-steps/") as response:
+        return {"Cookie": response.headers["Set-Cookie"].split(";")[0]}
+
+
+async def occupy_slow_demo(stack, stack_of_visitors, steps: int) -> None:
+    """Fill both of the slow demo's slots for `steps` half-seconds."""
+    for _ in range(2):
+        blocker = await stack_of_visitors.enter_async_context(visitor(stack))
+        joined = await blocker.join("slow-steps", [steps])
+        await blocker.next(lambda f: f.get("job") == joined["job"] and f["msg"] == "process_starts")
+
+
+def test_cancel_while_waiting_never_runs_and_moves_others_up(stack):
+    async def scenario():
+        async with AsyncExitStack() as visitors:
+            await occupy_slow_demo(stack, visitors, steps=4)
+            quitter = await visitors.enter_async_context(visitor(stack))
+            stayer = await visitors.enter_async_context(visitor(stack))
+            quit_job = (await quitter.join("slow-steps", [1]))["job"]
+            stay_job = (await stayer.join("slow-steps", [1]))["job"]
+            first = await stayer.next(lambda f: f.get("job") == stay_job and f["msg"] == "estimation")
+            await quitter.send({"msg": "cancel", "demo": "slow-steps", "job": quit_job})
+            cancelled = await quitter.next(lambda f: f.get("job") == quit_job and f["msg"] == "cancelled")
+            moved = await stayer.next(lambda f: f.get("job") == stay_job and f["msg"] == "estimation")
+            stayed = await stayer.until_done(stay_job)
+            # By now the line is empty: had the cancelled job run, its frames would be here.
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(TimeoutError):
+                await quitter.next(lambda f: False, timeout=0.5)
+            return first, cancelled, moved, stayed, quitter.pending, quit_job
+
+    first, cancelled, moved, stayed, quitter_frames, quit_job = asyncio.run(scenario())
+    assert (first["rank"], moved["rank"]) == (1, 0)
+    assert cancelled == {"msg": "cancelled", "job": quit_job}
+    assert stayed[-1]["success"] is True
+    assert not [f for f in quitter_frames if f.get("job") == quit_job and f["msg"] != "estimation"]
+
+
+def test_reconnecting_in_time_keeps_the_place_and_leaving_loses_it(stack):
+    async def scenario():
+        async with AsyncExitStack() as visitors:
+            await occupy_slow_demo(stack, visitors, steps=12)
+            returning, leaving = session_cookie(stack), session_cookie(stack)
+            async with visitor(stack, additional_headers=returning) as me:
+                my_job = (await me.join("slow-steps", [1]))["job"]
+            async with visitor(stack, additional_headers=leaving) as other:
+                gone_job = (await other.join("slow-steps", [1]))["job"]
+            behind = await visitors.enter_async_context(visitor(stack))
+            behind_job = (await behind.join("slow-steps", [1]))["job"]
+            first = await behind.next(lambda f: f.get("job") == behind_job and f["msg"] == "estimation")
+
+            await asyncio.sleep(0.5)  # well within the 2 s grace
+            async with visitor(stack, additional_headers=returning) as me:
+                await me.send({"msg": "resume", "demo": "slow-steps", "job": my_job})
+                resumed = await me.next(lambda f: f.get("job") == my_job)
+                moved = await behind.next(lambda f: f.get("job") == behind_job and f["msg"] == "estimation")
+                mine = await me.until_done(my_job)
+            async with visitor(stack, additional_headers=leaving) as other:
+                await other.send({"msg": "resume", "demo": "slow-steps", "job": gone_job})
+                gone = await other.next(lambda f: f.get("job") == gone_job)
+            return first, resumed, moved, mine, gone
+
+    first, resumed, moved, mine, gone = asyncio.run(scenario())
+    assert first["rank"] == 2
+    assert (resumed["msg"], resumed["rank"]) == ("estimation", 0)
+    assert moved["rank"] == 1  # the visitor who left was dropped from the line
+    assert mine[-1]["success"] is True
+    assert gone["msg"] == "process_completed" and gone["error"]["code"] == "expired"
 
 
 def test_full_line_and_bad_input_are_refused_clearly(stack):
-    demo = Demo(slug="full-line", title="Full", function="identity_text", max_size=1, worker_pool="nowhere")
+    demo = Demo(
+        slug="full-line", title="Full", function="identity_text", max_size=1, max_jobs_per_visitor=None,
+        worker_pool="nowhere",
+    )
     redis.Redis.from_url(stack.redis_url).hset(key("full-line", "config"), mapping=demo.queue_config())
 
     async def scenario():

@@ -26,6 +26,25 @@ def test_submit_admits_and_estimates_from_expected_seconds(slug, publish):
     assert (first.eta, second.eta) == (2.0, 4.0)
 
 
+def test_a_thousand_concurrent_joins_admit_exactly_max_size(slug, publish):
+    from concurrent.futures import ThreadPoolExecutor
+
+    publish(max_size=50)
+
+    def join(n: int) -> str:
+        try:
+            submit(slug, [f"visitor {n}"])
+            return "admitted"
+        except services.QueueError as error:
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        outcomes = list(pool.map(join, range(1000)))
+    assert outcomes.count("admitted") == 50
+    assert outcomes.count("queue_full") == 950
+    assert get_store().queue_size(slug) == 50
+
+
 def test_bad_input_is_refused_and_leaves_the_line_untouched(slug, publish):
     publish()
     submit(slug, ["first"])

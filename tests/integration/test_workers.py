@@ -10,7 +10,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from queueapp import services
-from queueapp.store import get_store
+from queueapp.store import get_store, job_key
 from tests.support.functions import read_runs
 
 from .cluster import Cluster, max_overlap, wait_until_delivered, wait_until_ended
@@ -124,3 +124,92 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     # which the consumer drops, so a browser sees each ending once.
     assert all(deliveries[job] in (1, 2) for job in jobs), Counter(deliveries.values())
     assert get_store().counters(slug)["requeued"] != "0"
+
+
+def test_a_job_past_its_timeout_fails_and_frees_its_slot(cluster, slug, publish):
+    publish(function="recorded_sleep", job_timeout_seconds=1, concurrency_count=1, worker_pool=slug)
+    cluster.worker(slug, concurrency=2)
+    submitted = time.time()
+    stuck = services.job_submit(slug=slug, data=[f"{slug}/0", 6], owner="a", channel="")
+    quick = services.job_submit(slug=slug, data=[f"{slug}/1", 0], owner="b", channel="")
+    wait_until_ended(slug, [stuck.job_id, quick.job_id], timeout=30)
+
+    store = get_store()
+    failed = store.resume(slug, job_id=stuck.job_id, owner="a", channel="")
+    assert failed.status == "failed"
+    assert failed.error == {"code": "timeout", "message": "The job ran longer than its time limit of 1 s."}
+    assert store.resume(slug, job_id=quick.job_id, owner="b", channel="").status == "completed"
+    # The quick job ran while the stuck one still slept: the timeout had freed the slot.
+    (quick_run,) = read_runs(slug)
+    assert quick_run["labels"] == [f"{slug}/1"]
+    assert quick_run["end"] < submitted + 6
+
+
+def admin_form(demo, **changes) -> dict:
+    """The admin's change form for `demo`, as a browser would post it, with `changes`."""
+    from django.forms.models import model_to_dict
+
+    fields = model_to_dict(demo) | changes
+    form = {}
+    for name, value in fields.items():
+        if name == "id" or value is False:
+            continue  # unchecked boxes are not posted
+        if value is True:
+            value = "on"
+        elif value is None:
+            value = ""
+        elif name == "examples":
+            value = "[]"
+        form[name] = value
+    return form
+
+
+def wait_for_status(slug: str, job_id: str, status: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while get_store().redis.hget(job_key(slug, job_id), "status") != status:
+        assert time.monotonic() < deadline, f"job {job_id} never became {status}"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_changes_apply_to_the_next_join_and_batch(cluster, slug, admin_client):
+    from models_registry.models import Demo
+
+    url = "/admin/models_registry/demo/"
+    created = admin_client.post(url + "add/", admin_form(Demo(
+        slug=slug, title="Live", function="recorded_sleep_batch", batch=True, max_batch_size=2,
+        concurrency_count=1, max_size=2, max_jobs_per_visitor=None, worker_pool=slug,
+    )))
+    assert created.status_code == 302
+    demo = Demo.objects.get(slug=slug)
+
+    def change(**fields) -> None:
+        response = admin_client.post(f"{url}{demo.pk}/change/", admin_form(Demo.objects.get(pk=demo.pk), **fields))
+        assert response.status_code == 302
+
+    def submit(n: int, seconds: float) -> str:
+        return services.job_submit(slug=slug, data=[f"{slug}/{n}", seconds], owner="v", channel="").job_id
+
+    cluster.worker(slug, concurrency=2)
+    blocker = submit(0, 3)
+    wait_for_status(slug, blocker, "running")
+
+    # max_size: 2, then 5, while the one slot is busy.
+    submit(1, 0.2), submit(2, 0.2)
+    with pytest.raises(services.QueueError) as refused:
+        submit(3, 0.2)
+    assert refused.value.code == "queue_full"
+    change(max_size=5)
+    later = [submit(n, 0.2) for n in (3, 4, 5)]
+
+    # max_batch_size: 2, then 4, for the batch after the running one.
+    change(max_batch_size=4)
+    wait_until_ended(slug, [blocker, *later], timeout=30)
+    batches = [[int(label.split("/")[1]) for label in run["labels"]] for run in read_runs(slug)]
+    assert batches == [[0], [1, 2, 3, 4], [5]]
+
+    # concurrency_count: 1, then 2.
+    change(concurrency_count=2)
+    jobs = [submit(n, 0.5) for n in range(6, 14)]
+    wait_until_ended(slug, jobs, timeout=30)
+    assert max_overlap(read_runs(slug)[3:]) == 2
