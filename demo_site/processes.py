@@ -21,7 +21,9 @@ def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
     ]
 
 
-def worker_command(*, pools: Sequence[str], concurrency: int = 1, name: str = "lineup") -> list[str]:
+def worker_command(
+    *, pools: Sequence[str], concurrency: int = 1, name: str = "lineup", loglevel: str = "INFO"
+) -> list[str]:
     """A Celery worker on `pools`; threads, so models load once per process."""
     return [
         sys.executable, "-m", "celery",
@@ -33,7 +35,7 @@ def worker_command(*, pools: Sequence[str], concurrency: int = 1, name: str = "l
         "-n", f"{name}@%h",
         "--without-gossip",
         "--without-mingle",
-        "--loglevel", "INFO",
+        "--loglevel", loglevel,
     ]
 
 

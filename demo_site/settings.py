@@ -119,11 +119,13 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # --- Redis: the queue of record, the channel layer and the Celery broker -----------------
 REDIS_URL = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(VAR_DIR / "redis")
 
-# redis-py 8 defaults to a 5 s socket timeout, which kills idle channel-layer readers, and
-# to a 100-connection async pool, which refuses bursts of websocket connects.
+# The channel layer rides on Redis pub/sub: a message costs one PUBLISH and reaches each web
+# process once, which then hands it to its own sockets (docs/architecture.md says why).
+# redis-py 8 defaults to a 5 s socket timeout, which kills idle subscribers, and to a
+# 100-connection async pool, which refuses bursts; both are lifted here.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [
                 {
@@ -132,9 +134,7 @@ CHANNEL_LAYERS = {
                     "max_connections": int(os.environ.get("CHANNEL_LAYER_MAX_CONNECTIONS", "10000")),
                 }
             ],
-            "capacity": 1000,
-            "expiry": 60,
-            "prefix": "lineup:layer",
+            "prefix": "lineup:layer:",
         },
     }
 }

@@ -10,6 +10,7 @@ values of that input, in order) and return one list per output.
 """
 
 import inspect
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
@@ -65,6 +66,7 @@ class InferenceFunction:
 
 _functions: dict[str, InferenceFunction] = {}
 _entry_points_loaded = False
+_loading = threading.RLock()
 
 
 def register(
@@ -100,19 +102,23 @@ def register(
 
 
 def _load_entry_points() -> None:
+    """Import every module that registers functions, once per process."""
     global _entry_points_loaded
     if _entry_points_loaded:
         return
-    _entry_points_loaded = True
-    # The built-in functions register themselves even when the project is not installed.
-    from . import builtin  # noqa: F401
+    with _loading:  # threads of a new process may all ask at once
+        if _entry_points_loaded:
+            return
+        # The built-in functions register themselves even when the project is not installed.
+        from django.conf import settings
 
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        entry_point.load()
-    from django.conf import settings
+        from . import builtin  # noqa: F401
 
-    for module in settings.LINEUP_FUNCTION_MODULES:
-        import_module(module)
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            entry_point.load()
+        for module in settings.LINEUP_FUNCTION_MODULES:
+            import_module(module)
+        _entry_points_loaded = True
 
 
 def get_function(name: str) -> InferenceFunction:

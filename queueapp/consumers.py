@@ -1,47 +1,31 @@
 """The websocket consumer: one socket per browser tab, jobs multiplexed by id.
 
-It translates frames to calls on the queue's services and back (docs/protocol.md). Each
-waiting job's rank is kept here and updated from the demo's `queue.advanced` broadcasts,
-so a dequeue costs one channel-layer message per demo, not one per waiting visitor.
-Estimations reach the browser at most a few times a second.
+It translates frames to calls on the queue's services and back (docs/protocol.md). Waiting
+jobs' ranks are kept by the process's position hub (positions.py); the consumer sends the
+browser at most a few estimations a second.
 """
 
 import asyncio
-from collections import deque
 import json
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import deque
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from . import events, services
+from .positions import PositionHub, Waiter, get_hub
 from .store import DemoStats, get_store
+from .threads import run_sync
 
 PROTOCOL_VERSION = 1
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
-# How often a socket checks its waiting jobs' ranks against Redis, in seconds.
-RESYNC_INTERVAL = 5.0
-
-# Gradio's max_threads: the pool that runs the queue's synchronous calls for all sockets.
-_executor = ThreadPoolExecutor(max_workers=settings.LINEUP_MAX_THREADS, thread_name_prefix="lineup")
 
 
-def run_sync(func):
-    return sync_to_async(func, thread_sensitive=False, executor=_executor)
-
-
-@dataclass
-class WaitingJob:
-    demo: str
-    ticket: int
-    rank: int
-    config: dict[str, str]
+def estimation_frame(job_id: str, rank: int, eta: float) -> dict[str, Any]:
+    return {"msg": "estimation", "job": job_id, "rank": rank, "rank_eta": round(eta, 2)}
 
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
@@ -50,36 +34,32 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         session_key = getattr(session, "session_key", None)
         # Without a browser session a job belongs to this connection alone.
         self.owner = f"session:{session_key}" if session_key else f"socket:{secrets.token_urlsafe(16)}"
-        self.waiting: dict[str, WaitingJob] = {}
-        self.stats: dict[str, DemoStats] = {}
-        self.groups_joined: set[str] = set()
-        self.stale: set[str] = set()
+        self.hub: PositionHub = await get_hub()
+        self.jobs: dict[str, str] = {}  # job id -> demo, for jobs not yet ended
         self.finished: deque[str] = deque(maxlen=1000)
+        self.stale: set[str] = set()
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
-        self.resync_task = asyncio.get_running_loop().create_task(self._resync_forever())
         await self.accept()
         await self.send_json({"msg": "hello", "protocol": PROTOCOL_VERSION})
 
     async def disconnect(self, code: int) -> None:
-        self.resync_task.cancel()
         if self.estimation_timer:
             self.estimation_timer.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
         # Waiting jobs keep their place for a grace period, in case the visitor comes back.
-        by_demo: dict[str, list[str]] = {}
-        for job_id, job in self.waiting.items():
-            by_demo.setdefault(job.demo, []).append(job_id)
-        for slug, job_ids in by_demo.items():
-            await run_sync(services.jobs_detach)(slug=slug, job_ids=job_ids)
+        waiting: dict[str, list[str]] = {}
+        for job_id, demo in self.jobs.items():
+            if self.hub.waiter(demo, job_id):
+                waiting.setdefault(demo, []).append(job_id)
+            self.hub.forget(demo, job_id)
+        for demo, job_ids in waiting.items():
+            await run_sync(services.jobs_detach)(slug=demo, job_ids=job_ids)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             content = json.loads(text_data or "")
         except ValueError:
-            await self.send_error("bad_frame", "Frames must be JSON objects.")
-            return
+            content = None
         if not isinstance(content, dict):
             await self.send_error("bad_frame", "Frames must be JSON objects.")
             return
@@ -108,139 +88,130 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     # --- client messages -----------------------------------------------------------------
 
     async def handle_join(self, content: dict[str, Any]) -> None:
-        slug = self._text(content, "demo")
-        # Follow the line before joining it, so no departure ahead of the new job is missed.
-        await self._follow(slug)
+        demo = self._text(content, "demo")
+        await self.hub.follow(demo)
         joined = await run_sync(services.job_submit)(
-            slug=slug, data=content.get("data"), owner=self.owner, channel=self.channel_name
+            slug=demo, data=content.get("data"), owner=self.owner, channel=self.channel_name
         )
-        self.waiting[joined.job_id] = WaitingJob(slug, joined.ticket, joined.rank, joined.config)
-        frame = {"msg": "joined", "job": joined.job_id, "demo": slug}
+        self.jobs[joined.job_id] = demo
+        self.hub.wait(joined.job_id, Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config))
+        frame = {"msg": "joined", "job": joined.job_id, "demo": demo}
         if isinstance(content.get("ref"), str):
             frame["ref"] = content["ref"]
         await self.send_json(frame)
-        await self.send_json(self._estimation(joined.job_id, eta=joined.eta))
+        # The rank at admission, even if the job has started since.
+        await self.send_json(estimation_frame(joined.job_id, joined.rank, joined.eta))
 
     async def handle_cancel(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
-        slug = self._text(content, "demo")
-        await run_sync(services.job_cancel)(slug=slug, job_id=job_id, owner=self.owner)
-        self.waiting.pop(job_id, None)
+        demo = self._text(content, "demo")
+        await run_sync(services.job_cancel)(slug=demo, job_id=job_id, owner=self.owner)
+        self._end(demo, job_id)
         await self.send_json({"msg": "cancelled", "job": job_id})
 
     async def handle_resume(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
-        slug = self._text(content, "demo")
+        demo = self._text(content, "demo")
+        await self.hub.follow(demo)
         resumed = await run_sync(services.job_resume)(
-            slug=slug, job_id=job_id, owner=self.owner, channel=self.channel_name
+            slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
         )
+        if resumed.status in ("waiting", "running"):
+            self.jobs[job_id] = demo
         if resumed.status == "waiting":
-            config = await run_sync(services.demo_config)(slug=slug)
-            self.waiting[job_id] = WaitingJob(slug, resumed.ticket, resumed.rank, config)
-            await self._follow(slug)
-            await self.send_json(self._estimation(job_id))
+            config = await run_sync(services.demo_config)(slug=demo)
+            waiter = Waiter(self, demo, resumed.ticket, resumed.rank, resumed.seq, config)
+            self.hub.wait(job_id, waiter)
+            await self.send_json(self._estimation(job_id, waiter))
         elif resumed.status == "running":
+            self.hub.run(demo, job_id, self)
             await self.send_json({"msg": "process_starts", "job": job_id})
-        elif resumed.status == "completed":
-            await self.send_json(
-                {"msg": "process_completed", "job": job_id, "success": True, "output": {"data": resumed.outputs}}
-            )
-        elif resumed.status == "cancelled":
-            await self.send_json({"msg": "cancelled", "job": job_id})
-        else:  # failed or expired
-            await self.send_json({"msg": "process_completed", "job": job_id, "success": False, "error": resumed.error})
+        else:
+            await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     async def handle_ping(self, content: dict[str, Any]) -> None:
         await self.send_json({"msg": "pong"})
 
-    # --- channel-layer messages ----------------------------------------------------------
+    # --- from workers, through the channel layer -----------------------------------------
 
     async def job_event(self, message: dict[str, Any]) -> None:
-        """A job's own event from a worker: forward it."""
+        """A job's own event: forward it."""
         frame = message["frame"]
-        if frame["msg"] == "requeued":
+        job_id = frame["job"]
+        kind = frame["msg"]
+        if kind == "requeued":
             # Its worker died: the job waits again at the front of the line.
-            await self._track_again(frame["job"], frame["demo"], frame["ticket"])
+            await self._wait_again(frame["demo"], job_id, frame["ticket"])
             return
-        if frame["msg"] == "process_completed":
+        if kind == "process_completed":
             # An ending can arrive twice when its worker died right after sending it.
-            if frame["job"] in self.finished:
+            if job_id in self.finished:
                 return
-            self.finished.append(frame["job"])
-        if frame["msg"] in ("process_starts", "process_completed"):
-            self.waiting.pop(frame["job"], None)
+            self.finished.append(job_id)
+            self._end(self.jobs.get(job_id, ""), job_id)
+        elif kind == "process_starts" and job_id in self.jobs:
+            self.hub.run(self.jobs[job_id], job_id, self)
         await self.send_json(frame)
 
-    async def queue_advanced(self, message: dict[str, Any]) -> None:
-        """Tickets left (or came back to) a demo's line: move our jobs by those ahead of them."""
-        slug = message["demo"]
-        self.stats[slug] = DemoStats(message["avg_run"], message["avg_batch"])
-        left, back = message["left"], message["back"]
-        for job_id, job in list(self.waiting.items()):
-            if job.demo != slug:
-                continue
-            if job.ticket in left:
-                del self.waiting[job_id]
-                continue
-            moved = sum(1 for t in back if t < job.ticket) - sum(1 for t in left if t < job.ticket)
-            if moved:
-                job.rank = max(job.rank + moved, 0)
-                self.stale.add(job_id)
-        self._schedule_estimations()
+    # --- from the position hub -----------------------------------------------------------
+
+    def position_changed(self, job_id: str) -> None:
+        self.stale.add(job_id)
+        if self.estimation_timer is None:
+            delay = max(0.0, self.last_estimation + ESTIMATION_INTERVAL - time.monotonic())
+            loop = asyncio.get_running_loop()
+            self.estimation_timer = loop.call_later(delay, lambda: loop.create_task(self._send_estimations()))
+
+    def job_left_line(self, job_id: str) -> None:
+        """It started (its process_starts frame comes separately), or was cancelled or expired."""
+        if job_id in self.jobs:
+            self.hub.run(self.jobs[job_id], job_id, self)
+
+    async def job_ended_unseen(self, demo: str, job_id: str) -> None:
+        """A job ended but its ending never reached us: fetch and deliver it."""
+        resumed = await run_sync(services.job_resume)(
+            slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
+        )
+        await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _estimation(self, job_id: str, eta: float | None = None) -> dict[str, Any]:
-        job = self.waiting[job_id]
-        if eta is None:
-            eta = services.eta_from(job.config, rank=job.rank, stats=self.stats.get(job.demo, DemoStats()))
-        return {"msg": "estimation", "job": job_id, "rank": job.rank, "rank_eta": round(eta, 2)}
+    async def _send_ending(self, job_id: str, status: str, outputs: Any, error: Any) -> None:
+        self.finished.append(job_id)
+        self._end(self.jobs.get(job_id, ""), job_id)
+        if status == "cancelled":
+            await self.send_json({"msg": "cancelled", "job": job_id})
+        else:  # completed, failed or expired
+            payload = outputs if status == "completed" else error
+            await self.send_json(events.completed_frame(job_id, success=status == "completed", payload=payload))
 
-    def _schedule_estimations(self) -> None:
-        if not self.stale or self.estimation_timer:
-            return
-        delay = max(0.0, self.last_estimation + ESTIMATION_INTERVAL - time.monotonic())
-        loop = asyncio.get_running_loop()
-        self.estimation_timer = loop.call_later(delay, lambda: loop.create_task(self._send_estimations()))
+    def _end(self, demo: str, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        self.stale.discard(job_id)
+        self.hub.forget(demo, job_id)
+
+    async def _wait_again(self, demo: str, job_id: str, ticket: int) -> None:
+        (rank,), seq = await run_sync(get_store().ranks)(demo, [job_id])
+        if rank is None:
+            return  # already taken again by another worker
+        config = await run_sync(services.demo_config)(slug=demo)
+        self.jobs[job_id] = demo
+        waiter = Waiter(self, demo, ticket, rank, seq, config)
+        self.hub.wait(job_id, waiter)
+        await self.send_json(self._estimation(job_id, waiter))
+
+    def _estimation(self, job_id: str, waiter: Waiter) -> dict[str, Any]:
+        stats = self.hub.stats.get(waiter.demo, DemoStats())
+        return estimation_frame(job_id, waiter.rank, services.eta_from(waiter.config, rank=waiter.rank, stats=stats))
 
     async def _send_estimations(self) -> None:
         self.estimation_timer = None
         self.last_estimation = time.monotonic()
         stale, self.stale = self.stale, set()
         for job_id in stale:
-            if job_id in self.waiting:
-                await self.send_json(self._estimation(job_id))
-
-    async def _track_again(self, job_id: str, slug: str, ticket: int) -> None:
-        (rank,) = await run_sync(get_store().ranks)(slug, [job_id])
-        if rank is None:
-            return  # already taken again by another worker
-        config = await run_sync(services.demo_config)(slug=slug)
-        self.waiting[job_id] = WaitingJob(slug, ticket, rank, config)
-        await self._follow(slug)
-        await self.send_json(self._estimation(job_id))
-
-    async def _resync_forever(self) -> None:
-        """Correct each waiting job's rank from Redis now and then, in case a broadcast was lost."""
-        while True:
-            await asyncio.sleep(RESYNC_INTERVAL)
-            by_demo: dict[str, list[str]] = {}
-            for job_id, job in self.waiting.items():
-                by_demo.setdefault(job.demo, []).append(job_id)
-            for slug, job_ids in by_demo.items():
-                ranks = await run_sync(get_store().ranks)(slug, job_ids)
-                for job_id, rank in zip(job_ids, ranks):
-                    job = self.waiting.get(job_id)
-                    if job and rank is not None and rank != job.rank:
-                        job.rank = rank
-                        self.stale.add(job_id)
-            self._schedule_estimations()
-
-    async def _follow(self, slug: str) -> None:
-        group = events.demo_group(slug)
-        if group not in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.add(group)
+            waiter = self.hub.waiter(self.jobs.get(job_id, ""), job_id)
+            if waiter:
+                await self.send_json(self._estimation(job_id, waiter))
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_json({"msg": "error", "code": code, "message": message})

@@ -27,13 +27,15 @@ def job_message(frame: dict[str, Any]) -> dict[str, Any]:
 
 
 def advanced_message(
-    *, slug: str, left: list[int], stats: DemoStats, back: list[int] = ()
+    *, slug: str, seq: int, left: list[int], stats: DemoStats, back: list[int] = ()
 ) -> dict[str, Any]:
     """Tickets left the demo's line (their jobs started, were cancelled or expired), or came
-    back to it (their worker died); a waiting job moves by those with smaller tickets."""
+    back to it (their worker died); a waiting job moves by those with smaller tickets.
+    `seq` numbers the line's changes, so a follower applies each change once."""
     return {
         "type": "queue.advanced",
         "demo": slug,
+        "seq": seq,
         "left": left,
         "back": list(back),
         "avg_run": stats.avg_run,

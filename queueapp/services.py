@@ -38,6 +38,7 @@ class Joined:
     job_id: str
     ticket: int
     rank: int
+    seq: int
     eta: float
     config: dict[str, str]
 
@@ -115,7 +116,9 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
         wake_pool(slug=slug, pool=config["pool"])
     eta = eta_from(config, rank=admission.rank, stats=admission.stats)
     store.set_eta(slug, job_id, admission.created + eta)
-    return Joined(job_id=job_id, ticket=admission.ticket, rank=admission.rank, eta=eta, config=config)
+    return Joined(
+        job_id=job_id, ticket=admission.ticket, rank=admission.rank, seq=admission.seq, eta=eta, config=config
+    )
 
 
 def _refusal(status: str, detail: int, config: dict[str, str], stats: DemoStats) -> QueueError:
@@ -156,12 +159,12 @@ def wake_pool(*, slug: str, pool: str) -> None:
 
 def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
     """Cancel a waiting job of `owner`; the visitors behind it move up."""
-    outcome, detail = get_store().cancel(slug, job_id=job_id, owner=owner)
+    outcome, detail, seq = get_store().cancel(slug, job_id=job_id, owner=owner)
     if outcome == "unknown":
         raise QueueError("unknown_job", "There is no such job.")
     if outcome == "not_waiting":
         raise QueueError("not_waiting", f"The job is {detail} and can no longer be cancelled.")
-    advanced = events.advanced_message(slug=slug, left=[int(detail)], stats=get_store().stats(slug))
+    advanced = events.advanced_message(slug=slug, seq=seq, left=[int(detail)], stats=get_store().stats(slug))
     events.send_all_sync([], [(events.demo_group(slug), advanced)])
 
 
@@ -202,7 +205,7 @@ def demo_sweep(*, slug: str) -> list[Change]:
             direct.append((lost.channel, events.completed_frame(lost.job_id, success=lost.status == "completed", payload=payload)))
     broadcasts = []
     if left or back:
-        advanced = events.advanced_message(slug=slug, left=left, back=back, stats=store.stats(slug))
+        advanced = events.advanced_message(slug=slug, seq=reaped.seq, left=left, back=back, stats=store.stats(slug))
         broadcasts.append((events.demo_group(slug), advanced))
     if direct or broadcasts:
         events.send_all_sync(direct, broadcasts)

@@ -45,6 +45,7 @@ class Admission:
     stats: DemoStats = DemoStats()
     created: float = 0.0
     detail: int = 0
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Taken:
     function: str = ""
     jobs: list[TakenJob] = field(default_factory=list)
     wait_ms: int = 0
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Undelivered:
 class Reaped:
     free_slots: int
     waiting: int
+    seq: int
     changes: list[Change]
 
 
@@ -108,6 +111,7 @@ class Resumed:
     rank: int = -1
     outputs: Any = None
     error: Any = None
+    seq: int = 0
 
 
 class QueueStore:
@@ -154,7 +158,8 @@ class QueueStore:
         """Endings in the outbox for longer than `older_than` seconds (their sender died)."""
         raise NotImplementedError
 
-    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int]:
+        """("cancelled", ticket, line seq), ("not_waiting", status, 0) or ("unknown", "", 0)."""
         raise NotImplementedError
 
     def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
@@ -163,7 +168,11 @@ class QueueStore:
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
         raise NotImplementedError
 
-    def ranks(self, slug: str, job_ids: list[str]) -> list[int | None]:
+    def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:
+        """The jobs' ranks (None: not waiting) and the line's seq, read at one instant."""
+        raise NotImplementedError
+
+    def statuses(self, slug: str, job_ids: list[str]) -> list[str | None]:
         raise NotImplementedError
 
     def queue_size(self, slug: str) -> int:
@@ -244,6 +253,7 @@ class RedisQueueStore(QueueStore):
             free_slots=int(reply[3]),
             stats=DemoStats(_float(reply[4]), _float(reply[5])),
             created=float(reply[6]),
+            seq=int(reply[7]),
         )
 
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
@@ -268,9 +278,9 @@ class RedisQueueStore(QueueStore):
             return Taken(status)
         jobs = [
             TakenJob(id=reply[i], ticket=int(reply[i + 1]), channel=reply[i + 2], inputs=json.loads(reply[i + 3]))
-            for i in range(2, len(reply), 4)
+            for i in range(3, len(reply), 4)
         ]
-        return Taken(status, function=reply[1], jobs=jobs)
+        return Taken(status, function=reply[1], jobs=jobs, seq=int(reply[2]))
 
     def renew(self, slug: str, *, slot: str) -> bool:
         return bool(self.scripts["renew"](keys=[key(slug, "slots")], args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS]))
@@ -304,9 +314,9 @@ class RedisQueueStore(QueueStore):
                 channel=reply[i + 3],
                 error=_json(reply[i + 4]),
             )
-            for i in range(2, len(reply), 5)
+            for i in range(3, len(reply), 5)
         ]
-        return Reaped(free_slots=int(reply[0]), waiting=int(reply[1]), changes=changes)
+        return Reaped(free_slots=int(reply[0]), waiting=int(reply[1]), seq=int(reply[2]), changes=changes)
 
     def delivered(self, slug: str, job_ids: list[str]) -> None:
         if job_ids:
@@ -326,14 +336,14 @@ class RedisQueueStore(QueueStore):
             for job_id, (status, channel, outputs, error) in zip(job_ids, found)
         ]
 
-    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str]:
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int]:
         reply = self.scripts["cancel"](
             keys=[key(slug, "waiting"), job_key(slug, job_id), key(slug, "stats"), key(slug, "detached")],
             args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS, key(slug, "")],
         )
         if reply[0] == "cancelled":
-            return "cancelled", int(reply[1])
-        return reply[0], reply[1] if len(reply) > 1 else ""
+            return "cancelled", int(reply[1]), int(reply[2])
+        return reply[0], reply[1] if len(reply) > 1 else "", 0
 
     def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
         (now_seconds, now_micros) = self.redis.time()
@@ -343,7 +353,7 @@ class RedisQueueStore(QueueStore):
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
         reply = self.scripts["resume"](
             keys=[key(slug, "waiting"), job_key(slug, job_id), key(slug, "detached")],
-            args=[job_id, owner, channel],
+            args=[job_id, owner, channel, key(slug, "seq")],
         )
         if reply[0] == "unknown":
             return Resumed("unknown")
@@ -353,12 +363,21 @@ class RedisQueueStore(QueueStore):
             rank=int(reply[2]),
             outputs=_json(reply[3]),
             error=_json(reply[4]),
+            seq=int(reply[5]),
         )
 
-    def ranks(self, slug: str, job_ids: list[str]) -> list[int | None]:
-        with self.redis.pipeline(transaction=False) as pipe:
+    def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:
+        with self.redis.pipeline(transaction=True) as pipe:
             for job_id in job_ids:
                 pipe.zrank(key(slug, "waiting"), job_id)
+            pipe.get(key(slug, "seq"))
+            *ranks, seq = pipe.execute()
+        return ranks, int(seq or 0)
+
+    def statuses(self, slug: str, job_ids: list[str]) -> list[str | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(job_key(slug, job_id), "status")
             return pipe.execute()
 
     def queue_size(self, slug: str) -> int:

@@ -12,7 +12,7 @@ from django.conf import settings
 from models_registry.registry import InferenceFunction, get_function
 
 from . import events, services
-from .store import Ending, TakenJob, get_store
+from .store import Ending, Taken, TakenJob, get_store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def drain_demo(slug: str) -> int:
             return batches
         if taken.jobs:
             with slot_kept(slug, slot):
-                run_batch(slug, slot, taken.function, taken.jobs)
+                run_batch(slug, slot, taken)
         batches += 1
 
 
@@ -63,10 +63,13 @@ def slot_kept(slug: str, slot: str):
         thread.join()
 
 
-def run_batch(slug: str, slot: str, function_name: str, jobs: list[TakenJob]) -> None:
+def run_batch(slug: str, slot: str, taken: Taken) -> None:
+    function_name, jobs, seq = taken.function, taken.jobs, taken.seq
     store = get_store()
     starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
-    advanced = events.advanced_message(slug=slug, left=[job.ticket for job in jobs], stats=store.stats(slug))
+    advanced = events.advanced_message(
+        slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=store.stats(slug)
+    )
     # Tell the visitors while the batch runs; wait for it before telling them the outcome.
     started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 

@@ -6,7 +6,7 @@
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
 -- ARGV[7] the demo's key prefix, "lineup:{slug}:"
--- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size, now}
+-- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size, now, line seq}
 --      or {"full", waiting} | {"too_long", rank} | {"owner_limit", active}
 --      | {"disabled"} | {"no_config"}.
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -62,4 +62,5 @@ redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
-return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or '', tostring(now)}
+local seq = redis.call('GET', ARGV[7] .. 'seq') or '0'
+return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or '', tostring(now), seq}

@@ -4,7 +4,7 @@
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] detached zset (job id -> reconnect deadline)   KEYS[6] stats hash
 -- ARGV[1] the demo's key prefix   ARGV[2] most attempts per job   ARGV[3] seconds to keep ended jobs
--- Returns {free slots, waiting jobs, then per changed job five values:
+-- Returns {free slots, waiting jobs, line seq, then per changed job five values:
 --          what ("requeued", "failed" or "expired"), id, ticket, reply channel, error JSON}.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -76,7 +76,11 @@ for _, id in ipairs(gone) do
 end
 
 local free = tonumber(cfg[1] or '0') - redis.call('ZCARD', KEYS[3])
-local reply = {free, redis.call('ZCARD', KEYS[2])}
+local seq = redis.call('GET', ARGV[1] .. 'seq') or '0'
+if #changes > 0 then
+  seq = redis.call('INCR', ARGV[1] .. 'seq')
+end
+local reply = {free, redis.call('ZCARD', KEYS[2]), seq}
 for _, value in ipairs(changes) do
   table.insert(reply, value)
 end

@@ -6,7 +6,8 @@
 -- KEYS[5] stats hash   KEYS[6] detached zset
 -- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] the demo's key prefix
 -- Returns {"empty"} | {"busy"} | {"wait", milliseconds}
---      | {"batch", function, then per job: id, ticket, channel, inputs}.
+--      | {"batch", function, line seq, then per job: id, ticket, channel, inputs}.
+-- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
@@ -51,7 +52,7 @@ end
 local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
-local reply = {'batch', cfg[5]}
+local reply = {'batch', cfg[5], redis.call('INCR', ARGV[3] .. 'seq')}
 local deadline = now + tonumber(cfg[6])
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. 'job:' .. id

@@ -31,7 +31,9 @@ class Cluster:
         self.processes: list[subprocess.Popen] = []
 
     def worker(self, pool: str, concurrency: int = 1) -> subprocess.Popen:
-        command = processes.worker_command(pools=[pool], concurrency=concurrency, name=f"w{uuid.uuid4().hex[:6]}")
+        command = processes.worker_command(
+            pools=[pool], concurrency=concurrency, name=f"w{uuid.uuid4().hex[:6]}", loglevel="WARNING"
+        )
         log = open(self.folder / f"worker-{len(self.processes)}.log", "w")
         process = processes.start(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)

@@ -47,7 +47,7 @@ def test_jobs_of_a_dead_worker_go_back_to_the_front(slug, publish, settings):
     reaped = store.reap(slug)
     assert sorted((c.what, c.job_id) for c in reaped.changes) == [("requeued", "a"), ("requeued", "b")]
     assert reaped.waiting == 3 and reaped.free_slots == 1
-    assert store.ranks(slug, ["a", "b", "c"]) == [0, 1, 2]
+    assert store.ranks(slug, ["a", "b", "c"]) == ([0, 1, 2], 2)
     # The dead worker's late results are not taken; the new worker's are.
     assert store.finish_batch(slug, slot="doomed", endings=[Ending("a", "completed", [])], duration=1) == [""]
     retaken = store.take_batch(slug, slot="alive")
@@ -100,7 +100,7 @@ def test_a_visitor_who_does_not_come_back_loses_the_place(slug, publish):
     time.sleep(0.3)
     changes = store.reap(slug).changes
     assert [(c.what, c.job_id) for c in changes] == [("expired", "gone")]
-    assert store.ranks(slug, ["back", "behind"]) == [0, 1]
+    assert store.ranks(slug, ["back", "behind"]) == ([0, 1], 1)
     assert store.resume(slug, job_id="gone", owner="gone", channel="").error["code"] == "expired"
 
 

@@ -1,0 +1,171 @@
+"""Positions of waiting jobs, kept by each web process for all of its sockets.
+
+Each process follows a demo's line once: one subscription receives the demo's
+`queue.advanced` broadcasts, and a tight loop moves every local waiting job by the departures
+(and returns) ahead of it. A dequeue thus costs one message per web process, not one per
+waiting visitor.
+
+Every change to a line has a sequence number (`seq`). A waiter remembers the seq its rank was
+read at and applies exactly the changes numbered after it, whatever order they arrive in and
+even if they arrived before the waiter was registered (recent changes are kept for replay).
+Now and then the process re-reads its jobs' ranks from Redis in one round trip per demo,
+which also catches a broadcast or an ending that was lost on the way.
+"""
+
+import asyncio
+from bisect import bisect_left
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+
+from . import events
+from .store import DemoStats, get_store
+from .threads import run_sync
+
+# How often the process checks its jobs' ranks and statuses against Redis, in seconds.
+RESYNC_INTERVAL = 5.0
+
+
+class Follower(Protocol):
+    def position_changed(self, job_id: str) -> None: ...
+
+    def job_left_line(self, job_id: str) -> None: ...
+
+    async def job_ended_unseen(self, demo: str, job_id: str) -> None: ...
+
+
+@dataclass
+class Waiter:
+    follower: Follower
+    demo: str
+    ticket: int
+    rank: int
+    seq: int  # the line's seq when `rank` was read
+    config: dict[str, str]
+
+    def apply(self, change: dict) -> bool:
+        """Move by a change numbered after `seq`; True if the rank moved."""
+        if change["seq"] <= self.seq:
+            return False
+        moved = bisect_left(change["back"], self.ticket) - bisect_left(change["left"], self.ticket)
+        self.rank = max(self.rank + moved, 0)
+        return moved != 0
+
+
+# How many recent changes of each line a process keeps to replay to new waiters.
+RECENT_CHANGES = 256
+
+
+class PositionHub:
+    def __init__(self) -> None:
+        self.waiting: dict[str, dict[str, Waiter]] = {}  # demo -> job id -> waiter
+        self.running: dict[str, dict[str, Follower]] = {}  # demo -> job id -> follower
+        self.stats: dict[str, DemoStats] = {}
+        self.recent: dict[str, deque[dict]] = {}  # demo -> recent changes, sorted tickets
+        self.followed: set[str] = set()
+        self.channel = ""
+
+    async def start(self) -> None:
+        self.channel = await get_channel_layer().new_channel("lineup.hub.")
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._listen()), loop.create_task(self._resync_forever())]
+
+    async def follow(self, demo: str) -> None:
+        """Receive the demo's broadcasts from now on (before joining, so none is missed)."""
+        if demo not in self.followed:
+            self.followed.add(demo)
+            await get_channel_layer().group_add(events.demo_group(demo), self.channel)
+
+    def wait(self, job_id: str, waiter: Waiter) -> None:
+        """Follow a waiting job, applying the changes that arrived since its rank was read."""
+        self.running.get(waiter.demo, {}).pop(job_id, None)
+        self.waiting.setdefault(waiter.demo, {})[job_id] = waiter
+        self._replay(job_id, waiter)
+
+    def _replay(self, job_id: str, waiter: Waiter) -> None:
+        for change in self.recent.get(waiter.demo, ()):
+            if waiter.ticket in change["left"] and change["seq"] > waiter.seq:
+                del self.waiting[waiter.demo][job_id]
+                waiter.follower.job_left_line(job_id)
+                return
+            waiter.apply(change)
+
+    def run(self, demo: str, job_id: str, follower: Follower) -> None:
+        self.waiting.get(demo, {}).pop(job_id, None)
+        self.running.setdefault(demo, {})[job_id] = follower
+
+    def forget(self, demo: str, job_id: str) -> None:
+        self.waiting.get(demo, {}).pop(job_id, None)
+        self.running.get(demo, {}).pop(job_id, None)
+
+    def waiter(self, demo: str, job_id: str) -> Waiter | None:
+        return self.waiting.get(demo, {}).get(job_id)
+
+    def advance(self, message: dict) -> None:
+        """Tickets left or came back to a demo's line: move each local waiter accordingly."""
+        demo = message["demo"]
+        self.stats[demo] = DemoStats(message["avg_run"], message["avg_batch"])
+        change = {"seq": message["seq"], "left": sorted(message["left"]), "back": sorted(message["back"])}
+        self.recent.setdefault(demo, deque(maxlen=RECENT_CHANGES)).append(change)
+        left = set(change["left"])
+        for job_id, waiter in list(self.waiting.get(demo, {}).items()):
+            if waiter.ticket in left and change["seq"] > waiter.seq:
+                del self.waiting[demo][job_id]
+                waiter.follower.job_left_line(job_id)
+            elif waiter.apply(change):
+                waiter.follower.position_changed(job_id)
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            self.advance(await layer.receive(self.channel))
+
+    async def _resync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RESYNC_INTERVAL)
+            await self.resync()
+
+    async def resync(self) -> None:
+        """Correct ranks from Redis, and find jobs that ended without us hearing of it."""
+        store = get_store()
+        for demo, waiters in list(self.waiting.items()):
+            job_ids = list(waiters)
+            if not job_ids:
+                continue
+            ranks, seq = await run_sync(store.ranks)(demo, job_ids)
+            for job_id, rank in zip(job_ids, ranks):
+                waiter = waiters.get(job_id)
+                if waiter is None or waiter.seq > seq:
+                    continue
+                if rank is None:
+                    # No longer waiting, and no word of it: it started or ended unheard.
+                    del waiters[job_id]
+                    self.running.setdefault(demo, {})[job_id] = waiter.follower
+                    continue
+                before = waiter.rank
+                waiter.rank, waiter.seq = rank, seq
+                self._replay(job_id, waiter)
+                if waiter.rank != before and job_id in waiters:
+                    waiter.follower.position_changed(job_id)
+        for demo, followers in list(self.running.items()):
+            job_ids = list(followers)
+            if not job_ids:
+                continue
+            statuses = await run_sync(store.statuses)(demo, job_ids)
+            for job_id, status in zip(job_ids, statuses):
+                if status not in ("waiting", "running") and job_id in followers:
+                    await followers.pop(job_id).job_ended_unseen(demo, job_id)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, PositionHub] = {}
+
+
+async def get_hub() -> PositionHub:
+    """This process's hub (one per event loop), started on first use."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        hub = _hubs[loop] = PositionHub()
+        await hub.start()
+    return _hubs[loop]

@@ -1,0 +1,69 @@
+"""The position hub's arithmetic: each change applied once, in any order, replayed to latecomers."""
+
+from queueapp.positions import PositionHub, Waiter
+
+
+class Visitor:
+    def __init__(self):
+        self.changed, self.left = [], []
+
+    def position_changed(self, job_id):
+        self.changed.append(job_id)
+
+    def job_left_line(self, job_id):
+        self.left.append(job_id)
+
+    async def job_ended_unseen(self, demo, job_id):
+        pass
+
+
+def change(seq, left=(), back=()):
+    return {"demo": "d", "seq": seq, "left": list(left), "back": list(back), "avg_run": None, "avg_batch": None}
+
+
+def waiter(visitor, ticket, rank, seq):
+    return Waiter(visitor, "d", ticket=ticket, rank=rank, seq=seq, config={})
+
+
+def test_departures_ahead_move_a_waiter_up_and_its_own_removes_it():
+    hub, me = PositionHub(), Visitor()
+    hub.wait("j10", waiter(me, ticket=10, rank=3, seq=5))
+    hub.advance(change(6, left=[7, 8]))
+    assert hub.waiter("d", "j10").rank == 1
+    hub.advance(change(7, left=[12]))  # behind me: no move
+    assert hub.waiter("d", "j10").rank == 1
+    hub.advance(change(8, left=[9, 10]))
+    assert hub.waiter("d", "j10") is None
+    assert me.left == ["j10"]
+
+
+def test_changes_arriving_out_of_order_are_each_applied_once():
+    hub, me = PositionHub(), Visitor()
+    hub.wait("j", waiter(me, ticket=20, rank=5, seq=10))
+    hub.advance(change(12, left=[15]))
+    hub.advance(change(11, left=[14]))
+    hub.advance(change(9, left=[13]))  # already counted in the rank read at seq 10
+    assert hub.waiter("d", "j").rank == 3
+
+
+def test_a_waiter_registered_late_replays_what_it_missed():
+    hub, me = PositionHub(), Visitor()
+    hub.advance(change(3, left=[1]))  # before my join: my rank excludes it
+    hub.advance(change(5, left=[2]))  # after my join, before I was registered
+    hub.wait("j", waiter(me, ticket=6, rank=3, seq=4))
+    assert hub.waiter("d", "j").rank == 2
+
+
+def test_a_job_that_started_before_registration_is_not_left_waiting():
+    hub, me = PositionHub(), Visitor()
+    hub.advance(change(5, left=[6]))
+    hub.wait("j", waiter(me, ticket=6, rank=0, seq=4))
+    assert hub.waiter("d", "j") is None
+    assert me.left == ["j"]
+
+
+def test_a_requeued_job_ahead_moves_a_waiter_back():
+    hub, me = PositionHub(), Visitor()
+    hub.wait("j", waiter(me, ticket=9, rank=0, seq=1))
+    hub.advance(change(2, back=[4, 5]))
+    assert hub.waiter("d", "j").rank == 2
