@@ -161,6 +161,10 @@ LINEUP_RESULT_TTL_SECONDS = int(os.environ.get("LINEUP_RESULT_TTL_SECONDS", "360
 # every third of this while a batch runs; a worker that dies loses its slot after this long,
 # and its jobs go back to the front of the line.
 LINEUP_SLOT_LEASE_SECONDS = float(os.environ.get("LINEUP_SLOT_LEASE_SECONDS", "15"))
+# How long a worker that emptied a line keeps its slot and waits for the next job, in seconds.
+# Joins then reach it at once, without a Celery wake-up; other demos of its pool wait at most
+# this long for its thread.
+LINEUP_WORKER_LINGER_SECONDS = float(os.environ.get("LINEUP_WORKER_LINGER_SECONDS", "0.5"))
 # How many times a job may be started before a dying worker makes it fail for good.
 LINEUP_MAX_ATTEMPTS = int(os.environ.get("LINEUP_MAX_ATTEMPTS", "3"))
 # How long a visitor whose connection closed keeps their place in line.

@@ -58,13 +58,14 @@ class TakenJob:
 
 @dataclass(frozen=True)
 class Taken:
-    """What a worker got: `status` is "batch", "wait", "busy" or "empty"."""
+    """What a worker got: `status` is "batch", "wait", "idle", "busy" or "empty"."""
 
     status: str
     function: str = ""
     jobs: list[TakenJob] = field(default_factory=list)
     wait_ms: int = 0
     seq: int = 0
+    stats: DemoStats = DemoStats()
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,11 @@ class QueueStore:
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         raise NotImplementedError
 
-    def take_batch(self, slug: str, *, slot: str) -> Taken:
+    def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
+        raise NotImplementedError
+
+    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
+        """Wait until a join rings the line's bell; False on timeout."""
         raise NotImplementedError
 
     def renew(self, slug: str, *, slot: str) -> bool:
@@ -259,7 +264,7 @@ class RedisQueueStore(QueueStore):
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
 
-    def take_batch(self, slug: str, *, slot: str) -> Taken:
+    def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
         reply = self.scripts["take_batch"](
             keys=[
                 key(slug, "config"),
@@ -268,8 +273,9 @@ class RedisQueueStore(QueueStore):
                 key(slug, "running"),
                 key(slug, "stats"),
                 key(slug, "detached"),
+                key(slug, "idle"),
             ],
-            args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS, key(slug, "")],
+            args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS, key(slug, ""), linger],
         )
         status = reply[0]
         if status == "wait":
@@ -278,9 +284,13 @@ class RedisQueueStore(QueueStore):
             return Taken(status)
         jobs = [
             TakenJob(id=reply[i], ticket=int(reply[i + 1]), channel=reply[i + 2], inputs=json.loads(reply[i + 3]))
-            for i in range(3, len(reply), 4)
+            for i in range(5, len(reply), 4)
         ]
-        return Taken(status, function=reply[1], jobs=jobs, seq=int(reply[2]))
+        stats = DemoStats(_float(reply[3]), _float(reply[4]))
+        return Taken(status, function=reply[1], jobs=jobs, seq=int(reply[2]), stats=stats)
+
+    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
+        return self.redis.blpop([key(slug, "bell")], timeout=timeout) is not None
 
     def renew(self, slug: str, *, slot: str) -> bool:
         return bool(self.scripts["renew"](keys=[key(slug, "slots")], args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS]))

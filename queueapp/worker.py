@@ -25,51 +25,83 @@ class BatchError(Exception):
 
 
 def drain_demo(slug: str) -> int:
-    """Run batches of the demo while jobs wait and a slot is ours; return how many ran."""
+    """Run batches of the demo while jobs wait and a slot is ours; return how many ran.
+
+    When the line empties, linger a moment for the next job before giving the slot back."""
     store = get_store()
     slot = secrets.token_hex(8)
+    linger = min(settings.LINEUP_WORKER_LINGER_SECONDS, settings.LINEUP_SLOT_LEASE_SECONDS / 2)
+    patience = linger
     batches = 0
     while True:
-        taken = store.take_batch(slug, slot=slot)
+        taken = store.take_batch(slug, slot=slot, linger=patience)
+        if taken.status == "idle":
+            if not store.wait_for_bell(slug, timeout=patience):
+                patience = 0  # nobody came: give the slot back on the next call
+            continue
         if taken.status == "wait":
             time.sleep(taken.wait_ms / 1000)
             continue
         if taken.status != "batch":
             return batches
+        patience = linger
         if taken.jobs:
             with slot_kept(slug, slot):
                 run_batch(slug, slot, taken)
         batches += 1
 
 
+class LeaseKeeper:
+    """One thread per worker process that renews the leases of the slots whose batches run,
+    so a batch longer than a lease keeps its slot."""
+
+    def __init__(self) -> None:
+        self.slots: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def keep(self, slug: str, slot: str) -> None:
+        with self.lock:
+            self.slots.add((slug, slot))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._renew_forever, name="lineup-leases", daemon=True)
+                self.thread.start()
+
+    def release(self, slug: str, slot: str) -> None:
+        with self.lock:
+            self.slots.discard((slug, slot))
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(settings.LINEUP_SLOT_LEASE_SECONDS / 3)
+            with self.lock:
+                slots = list(self.slots)
+            for slug, slot in slots:
+                try:
+                    if not get_store().renew(slug, slot=slot):
+                        log.warning("demo %s: slot %s was taken back while its batch ran", slug, slot)
+                except Exception:
+                    log.exception("renewing the lease of slot %s failed", slot)
+
+
+_leases = LeaseKeeper()
+
+
 @contextmanager
 def slot_kept(slug: str, slot: str):
-    """Renew the slot's lease while a batch runs, so a long batch keeps its slot."""
-    stop = threading.Event()
-    interval = settings.LINEUP_SLOT_LEASE_SECONDS / 3
-
-    def renew() -> None:
-        while not stop.wait(interval):
-            if not get_store().renew(slug, slot=slot):
-                log.warning("demo %s: slot %s was taken back while its batch ran", slug, slot)
-                return
-
-    thread = threading.Thread(target=renew, name=f"lease-{slot}", daemon=True)
-    thread.start()
+    """Keep the slot's lease fresh while its batch runs."""
+    _leases.keep(slug, slot)
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        _leases.release(slug, slot)
 
 
 def run_batch(slug: str, slot: str, taken: Taken) -> None:
     function_name, jobs, seq = taken.function, taken.jobs, taken.seq
     store = get_store()
     starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
-    advanced = events.advanced_message(
-        slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=store.stats(slug)
-    )
+    advanced = events.advanced_message(slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=taken.stats)
     # Tell the visitors while the batch runs; wait for it before telling them the outcome.
     started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 

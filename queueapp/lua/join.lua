@@ -6,7 +6,8 @@
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
 -- ARGV[7] the demo's key prefix, "lineup:{slug}:"
--- Returns {"ok", ticket, rank, free slots, avg run seconds, avg batch size, now, line seq}
+-- Returns {"ok", ticket, rank, free slots (0 when it rang for an idle worker), avg run seconds,
+--          avg batch size, now, line seq}
 --      or {"full", waiting} | {"too_long", rank} | {"owner_limit", active}
 --      | {"disabled"} | {"no_config"}.
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -61,6 +62,17 @@ redis.call('EXPIRE', KEYS[7], ARGV[5])
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
+-- A worker lingering on this line takes the job when the bell rings: no new worker is woken.
+local idle_key = ARGV[7] .. 'idle'
+for _, token in ipairs(redis.call('SMEMBERS', idle_key)) do
+  if redis.call('ZSCORE', KEYS[5], token) then
+    redis.call('LPUSH', ARGV[7] .. 'bell', ticket)
+    redis.call('LTRIM', ARGV[7] .. 'bell', 0, 63)
+    free = 0
+    break
+  end
+  redis.call('SREM', idle_key, token)
+end
 local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 local seq = redis.call('GET', ARGV[7] .. 'seq') or '0'
 return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or '', tostring(now), seq}

@@ -1,12 +1,14 @@
 -- Take the next batch of a demo's line for a worker, holding one concurrency slot.
--- A worker keeps its slot from batch to batch while jobs wait; when the line is empty the
--- slot is released in this same step, so a job that joins afterwards sees a free slot and
--- wakes a worker (no lost wakeup).
+-- A worker keeps its slot from batch to batch while jobs wait. When the line is empty it may
+-- linger: keep the slot for a moment, marked idle, and wait for the line's bell, which a join
+-- rings instead of waking a new worker. Otherwise the slot is released in this same step, so
+-- a job that joins afterwards sees a free slot and wakes a worker (no lost wakeup).
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
--- KEYS[5] stats hash   KEYS[6] detached zset
+-- KEYS[5] stats hash   KEYS[6] detached zset   KEYS[7] idle set (slot tokens)
 -- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] the demo's key prefix
--- Returns {"empty"} | {"busy"} | {"wait", milliseconds}
---      | {"batch", function, line seq, then per job: id, ticket, channel, inputs}.
+-- ARGV[4] seconds to linger on an empty line (0: release the slot)
+-- Returns {"empty"} | {"idle"} | {"busy"} | {"wait", milliseconds}
+--      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -20,7 +22,15 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local held = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local waiting = redis.call('ZCARD', KEYS[2])
 if waiting == 0 then
+  local linger = tonumber(ARGV[4])
+  if held and linger > 0 then
+    -- A short lease: a worker that dies while idle frees its slot soon.
+    redis.call('ZADD', KEYS[3], now + 2 * linger + 1, ARGV[1])
+    redis.call('SADD', KEYS[7], ARGV[1])
+    return {'idle'}
+  end
   redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('SREM', KEYS[7], ARGV[1])
   return {'empty'}
 end
 local slots = redis.call('ZCARD', KEYS[3])
@@ -28,12 +38,14 @@ if held then
   -- The admin may have lowered the concurrency: give back slots above the new limit.
   if slots > tonumber(cfg[1]) then
     redis.call('ZREM', KEYS[3], ARGV[1])
+    redis.call('SREM', KEYS[7], ARGV[1])
     return {'busy'}
   end
 elseif slots >= tonumber(cfg[1]) then
   return {'busy'}
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[1])
 
 local size = 1
 if cfg[2] == '1' then
@@ -52,7 +64,8 @@ end
 local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
-local reply = {'batch', cfg[5], redis.call('INCR', ARGV[3] .. 'seq')}
+local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
+local reply = {'batch', cfg[5], redis.call('INCR', ARGV[3] .. 'seq'), stats[1] or '', stats[2] or ''}
 local deadline = now + tonumber(cfg[6])
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. 'job:' .. id

@@ -157,3 +157,18 @@ def test_resume_is_for_the_owner_and_moves_the_reply_channel(slug, publish):
     store.take_batch(slug, slot="a")
     taken = store.take_batch(slug, slot="a")
     assert taken.jobs[0].channel == "tab2"
+
+
+def test_a_lingering_worker_is_rung_instead_of_waking_another(slug, publish):
+    publish(concurrency_count=2)
+    store = get_store()
+    join(slug, 1)
+    assert store.take_batch(slug, slot="w", linger=5).status == "batch"
+    assert store.take_batch(slug, slot="w", linger=5).status == "idle"
+    admission = store.join(slug, job_id="next", owner="x", channel="c", inputs=[])
+    assert admission.free_slots == 0  # rang the bell: no new worker needed
+    assert store.wait_for_bell(slug, timeout=1) is True
+    assert [job.id for job in store.take_batch(slug, slot="w", linger=5).jobs] == ["next"]
+    # Not lingering: the empty line gives the slot back, and the next join wakes a worker.
+    assert store.take_batch(slug, slot="w", linger=0).status == "empty"
+    assert store.join(slug, job_id="later", owner="y", channel="c", inputs=[]).free_slots == 2
