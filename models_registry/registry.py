@@ -17,7 +17,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
-from .components import Component, InvalidInput
+from .components import Component, Image, InvalidInput
 
 ENTRY_POINT_GROUP = "lineup.functions"
 
@@ -31,6 +31,11 @@ class InferenceFunction:
     batch: bool
     description: str
     wants_progress: bool
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether checking its inputs decodes and stores files (work for a thread)."""
+        return any(isinstance(component, Image) for component in self.inputs)
 
     def clean_inputs(self, raw: Any) -> list[Any]:
         """Check a visitor's values against the inputs; return what the job stores."""

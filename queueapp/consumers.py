@@ -90,7 +90,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def handle_join(self, content: dict[str, Any]) -> None:
         demo = self._text(content, "demo")
         await self.hub.follow(demo)
-        joined = await run_sync(services.job_submit)(
+        joined = await services.job_submit_async(
             slug=demo, data=content.get("data"), owner=self.owner, channel=self.channel_name
         )
         self.jobs[joined.job_id] = demo

@@ -14,7 +14,8 @@ from models_registry.registry import InferenceFunction, get_function
 
 from . import events
 from .eta import max_rank_within, rank_eta
-from .store import Change, DemoStats, Resumed, get_store
+from .store import Admission, Change, DemoStats, Resumed, get_async_store, get_store
+from .threads import run_in_background, run_sync
 
 log = logging.getLogger(__name__)
 
@@ -91,31 +92,67 @@ def eta_from(config: dict[str, str], *, rank: int, stats: DemoStats) -> float:
 
 def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     """Check a visitor's inputs and put the job in the demo's line, or refuse it."""
+    store = get_store()
     config = demo_config(slug=slug)
+    function, inputs = _checked_inputs(config, slug, data)
+    max_rank = _max_rank(config, store.stats(slug) if config.get("max_wait_seconds") else None)
+    job_id = secrets.token_urlsafe(18)
+    admission = store.join(slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank)
+    if admission.status != "ok":
+        function.discard_inputs(inputs)
+        raise _refusal(admission.status, admission.detail, config, store.stats(slug))
+    if admission.free_slots > 0:
+        wake_pool(slug=slug, pool=config["pool"])
+    joined = _joined(job_id, admission, config)
+    store.set_eta(slug, job_id, admission.created + joined.eta)
+    return joined
+
+
+async def job_submit_async(*, slug: str, data: object, owner: str, channel: str) -> Joined:
+    """`job_submit` for the websocket consumer: the same steps, on the event loop."""
+    store = get_async_store()
+    config = await store.config(slug)
+    if "function" not in config:
+        config = await run_sync(demo_config)(slug=slug)
+    function = demo_function(config, slug)
+    if function.reads_files:
+        _, inputs = await run_sync(_checked_inputs)(config, slug, data)
+    else:
+        _, inputs = _checked_inputs(config, slug, data)
+    max_rank = _max_rank(config, await store.stats(slug) if config.get("max_wait_seconds") else None)
+    job_id = secrets.token_urlsafe(18)
+    admission = await store.join(slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank)
+    if admission.status != "ok":
+        if function.reads_files:
+            await run_sync(function.discard_inputs)(inputs)
+        raise _refusal(admission.status, admission.detail, config, await store.stats(slug))
+    if admission.free_slots > 0:
+        # Publishing the wake-up is synchronous; the visitor need not wait for it.
+        run_in_background(wake_pool, slug=slug, pool=config["pool"])
+    joined = _joined(job_id, admission, config)
+    await store.set_eta(slug, job_id, admission.created + joined.eta)
+    return joined
+
+
+def _checked_inputs(config: dict[str, str], slug: str, data: object) -> tuple[InferenceFunction, list]:
     if config.get("enabled") != "1":
         raise QueueError("demo_disabled", "This demo is switched off for now.")
     function = demo_function(config, slug)
     try:
-        inputs = function.clean_inputs(data)
+        return function, function.clean_inputs(data)
     except InvalidInput as error:
         raise QueueError(error.code, error.message) from None
 
-    store = get_store()
-    max_rank = None
-    if config.get("max_wait_seconds"):
-        max_rank = max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, store.stats(slug)))
-    job_id = secrets.token_urlsafe(18)
-    admission = store.join(
-        slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank
-    )
-    if admission.status != "ok":
-        function.discard_inputs(inputs)
-        raise _refusal(admission.status, admission.detail, config, store.stats(slug))
 
-    if admission.free_slots > 0:
-        wake_pool(slug=slug, pool=config["pool"])
+def _max_rank(config: dict[str, str], stats: DemoStats | None) -> int | None:
+    """The last rank a join may take under the demo's max_wait_seconds (None: no limit)."""
+    if stats is None:
+        return None
+    return max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, stats))
+
+
+def _joined(job_id: str, admission: Admission, config: dict[str, str]) -> Joined:
     eta = eta_from(config, rank=admission.rank, stats=admission.stats)
-    store.set_eta(slug, job_id, admission.created + eta)
     return Joined(
         job_id=job_id, ticket=admission.ticket, rank=admission.rank, seq=admission.seq, eta=eta, config=config
     )

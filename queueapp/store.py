@@ -6,6 +6,7 @@ names carry the demo's slug as a hash tag (`{slug}`) so each script's keys live 
 Redis Cluster slot.
 """
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 LUA_DIR = Path(__file__).parent / "lua"
@@ -207,6 +209,40 @@ def _json(value: str | None) -> Any:
     return json.loads(value) if value else None
 
 
+def _join_call(
+    slug: str, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None
+) -> tuple[list[str], list[Any]]:
+    keys = [
+        key(slug, "config"),
+        key(slug, "waiting"),
+        key(slug, "ticket"),
+        job_key(slug, job_id),
+        key(slug, "slots"),
+        key(slug, "stats"),
+        key(slug, f"owner:{owner}"),
+    ]
+    args = [
+        job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL,
+        "" if max_rank is None else max_rank, key(slug, ""),
+    ]
+    return keys, args
+
+
+def _admission(reply: list) -> Admission:
+    status = reply[0]
+    if status != "ok":
+        return Admission(status, detail=int(reply[1]) if len(reply) > 1 else 0)
+    return Admission(
+        status,
+        ticket=int(reply[1]),
+        rank=int(reply[2]),
+        free_slots=int(reply[3]),
+        stats=DemoStats(_float(reply[4]), _float(reply[5])),
+        created=float(reply[6]),
+        seq=int(reply[7]),
+    )
+
+
 class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
@@ -227,39 +263,13 @@ class RedisQueueStore(QueueStore):
         return sorted(self.redis.smembers(DEMOS_KEY))
 
     def stats(self, slug: str) -> DemoStats:
-        avg_run, avg_batch = self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")
-        return DemoStats(_float(avg_run), _float(avg_batch))
+        return DemoStats(*map(_float, self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
 
     def join(
         self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
     ) -> Admission:
-        reply = self.scripts["join"](
-            keys=[
-                key(slug, "config"),
-                key(slug, "waiting"),
-                key(slug, "ticket"),
-                job_key(slug, job_id),
-                key(slug, "slots"),
-                key(slug, "stats"),
-                key(slug, f"owner:{owner}"),
-            ],
-            args=[
-                job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL,
-                "" if max_rank is None else max_rank, key(slug, ""),
-            ],
-        )
-        status = reply[0]
-        if status != "ok":
-            return Admission(status, detail=int(reply[1]) if len(reply) > 1 else 0)
-        return Admission(
-            status,
-            ticket=int(reply[1]),
-            rank=int(reply[2]),
-            free_slots=int(reply[3]),
-            stats=DemoStats(_float(reply[4]), _float(reply[5])),
-            created=float(reply[6]),
-            seq=int(reply[7]),
-        )
+        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank)
+        return _admission(self.scripts["join"](keys=keys, args=args))
 
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
@@ -409,6 +419,44 @@ class RedisQueueStore(QueueStore):
                 pipe.lrange(key(slug, name), 0, -1)
             values = pipe.execute()
         return {name: [float(v) for v in found] for name, found in zip(names, values)}
+
+
+class AsyncRedisQueueStore:
+    """The admission path of a web process, on its event loop (no thread hop per join).
+    Same keys and scripts as RedisQueueStore."""
+
+    def __init__(self, client: redis.asyncio.Redis):
+        self.redis = client
+        self.join_script = client.register_script((LUA_DIR / "join.lua").read_text())
+
+    async def config(self, slug: str) -> dict[str, str]:
+        return await self.redis.hgetall(key(slug, "config"))
+
+    async def stats(self, slug: str) -> DemoStats:
+        return DemoStats(*map(_float, await self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
+
+    async def join(
+        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+    ) -> Admission:
+        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank)
+        return _admission(await self.join_script(keys=keys, args=args))
+
+    async def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
+        await self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
+
+
+_async_stores: dict[asyncio.AbstractEventLoop, AsyncRedisQueueStore] = {}
+
+
+def get_async_store() -> AsyncRedisQueueStore:
+    """The running event loop's async store (async connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _async_stores:
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=1000
+        )
+        _async_stores[loop] = AsyncRedisQueueStore(client)
+    return _async_stores[loop]
 
 
 @cache

@@ -1,9 +1,14 @@
 """The thread pool that runs the queue's synchronous calls for a web process's sockets."""
 
+import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 # Gradio's max_threads: how many synchronous calls (Redis scripts, input decoding) one web
 # process runs at once for all of its websockets.
@@ -13,3 +18,15 @@ _executor = ThreadPoolExecutor(max_workers=settings.LINEUP_MAX_THREADS, thread_n
 def run_sync(func):
     """`func` as a coroutine function that runs in the pool."""
     return sync_to_async(func, thread_sensitive=False, executor=_executor)
+
+
+def run_in_background(func, /, **kwargs) -> asyncio.Future:
+    """Start `func(**kwargs)` in the pool without waiting for it; failures are logged."""
+    future = asyncio.get_running_loop().run_in_executor(_executor, partial(func, **kwargs))
+    future.add_done_callback(_log_failure)
+    return future
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception():
+        log.error("background call failed", exc_info=future.exception())

@@ -1,5 +1,6 @@
 """The queue's services and the worker's batch runner, on a real Redis."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -14,14 +15,25 @@ def submit(slug, data, owner=None):
     return services.job_submit(slug=slug, data=data, owner=owner, channel="")
 
 
+def submit_async(slug, data, owner=None):
+    """The websocket consumer's way in: the same checks, on an event loop."""
+    owner = owner or f"visitor-{uuid.uuid4().hex[:8]}"
+    return asyncio.run(services.job_submit_async(slug=slug, data=data, owner=owner, channel=""))
+
+
+@pytest.fixture(params=[submit, submit_async], ids=["sync", "async"])
+def any_submit(request):
+    return request.param
+
+
 def outcome(slug, joined, owner):
     return get_store().resume(slug, job_id=joined.job_id, owner=owner, channel="")
 
 
-def test_submit_admits_and_estimates_from_expected_seconds(slug, publish):
+def test_submit_admits_and_estimates_from_expected_seconds(any_submit, slug, publish):
     publish(expected_seconds=2.0)
-    first = submit(slug, ["a"])
-    second = submit(slug, ["b"])
+    first = any_submit(slug, ["a"])
+    second = any_submit(slug, ["b"])
     assert (first.rank, second.rank) == (0, 1)
     assert (first.eta, second.eta) == (2.0, 4.0)
 
@@ -45,24 +57,24 @@ def test_a_thousand_concurrent_joins_admit_exactly_max_size(slug, publish):
     assert get_store().queue_size(slug) == 50
 
 
-def test_bad_input_is_refused_and_leaves_the_line_untouched(slug, publish):
+def test_bad_input_is_refused_and_leaves_the_line_untouched(any_submit, slug, publish):
     publish()
-    submit(slug, ["first"])
+    any_submit(slug, ["first"])
     with pytest.raises(services.QueueError) as refused:
-        submit(slug, [42])
+        any_submit(slug, [42])
     assert refused.value.code == "invalid_input"
     with pytest.raises(services.QueueError) as refused:
-        submit(slug, ["a", "b"])
+        any_submit(slug, ["a", "b"])
     assert refused.value.code == "invalid_input"
     assert get_store().queue_size(slug) == 1
 
 
-def test_full_line_says_so_and_stores_no_upload(slug, publish, image_data_url, settings, tmp_path):
+def test_full_line_says_so_and_stores_no_upload(any_submit, slug, publish, image_data_url, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     publish(function="identity_image", max_size=1)
-    submit(slug, [image_data_url])
+    any_submit(slug, [image_data_url])
     with pytest.raises(services.QueueError) as refused:
-        submit(slug, [image_data_url])
+        any_submit(slug, [image_data_url])
     assert refused.value.code == "queue_full"
     assert refused.value.details["queue_size"] == 1
     assert len(list((tmp_path / "inputs").iterdir())) == 1
@@ -79,13 +91,13 @@ def test_unknown_and_disabled_demos_are_refused(slug, publish):
     assert refused.value.code == "demo_disabled"
 
 
-def test_live_settings_apply_to_the_next_join(slug, publish):
+def test_live_settings_apply_to_the_next_join(any_submit, slug, publish):
     publish(max_size=1)
-    submit(slug, ["a"])
+    any_submit(slug, ["a"])
     with pytest.raises(services.QueueError):
-        submit(slug, ["b"])
+        any_submit(slug, ["b"])
     publish(max_size=2)
-    assert submit(slug, ["b"]).rank == 1
+    assert any_submit(slug, ["b"]).rank == 1
 
 
 def test_drain_runs_every_batch_and_records_outputs(slug, publish):
