@@ -101,7 +101,7 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     if admission.status != "ok":
         function.discard_inputs(inputs)
         raise _refusal(admission.status, admission.detail, config, store.stats(slug))
-    if admission.free_slots > 0:
+    if admission.wake:
         wake_pool(slug=slug, pool=config["pool"])
     joined = _joined(job_id, admission, config)
     store.set_eta(slug, job_id, admission.created + joined.eta)
@@ -126,7 +126,7 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
         if function.reads_files:
             await run_sync(function.discard_inputs)(inputs)
         raise _refusal(admission.status, admission.detail, config, await store.stats(slug))
-    if admission.free_slots > 0:
+    if admission.wake:
         # Publishing the wake-up is synchronous; the visitor need not wait for it.
         run_in_background(wake_pool, slug=slug, pool=config["pool"])
     joined = _joined(job_id, admission, config)
@@ -247,7 +247,7 @@ def demo_sweep(*, slug: str) -> list[Change]:
     if direct or broadcasts:
         events.send_all_sync(direct, broadcasts)
     store.delivered(slug, ended)
-    if reaped.waiting and reaped.free_slots > 0:
+    if reaped.wake:
         config = store.config(slug)
         if config.get("pool"):
             wake_pool(slug=slug, pool=config["pool"])

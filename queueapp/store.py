@@ -43,7 +43,7 @@ class Admission:
     status: str
     ticket: int = 0
     rank: int = 0
-    free_slots: int = 0
+    wake: bool = False  # whether to wake a worker of the demo's pool
     stats: DemoStats = DemoStats()
     created: float = 0.0
     detail: int = 0
@@ -99,8 +99,7 @@ class Undelivered:
 
 @dataclass(frozen=True)
 class Reaped:
-    free_slots: int
-    waiting: int
+    wake: bool
     seq: int
     changes: list[Change]
 
@@ -236,7 +235,7 @@ def _admission(reply: list) -> Admission:
         status,
         ticket=int(reply[1]),
         rank=int(reply[2]),
-        free_slots=int(reply[3]),
+        wake=reply[3] == 1,
         stats=DemoStats(_float(reply[4]), _float(reply[5])),
         created=float(reply[6]),
         seq=int(reply[7]),
@@ -334,9 +333,9 @@ class RedisQueueStore(QueueStore):
                 channel=reply[i + 3],
                 error=_json(reply[i + 4]),
             )
-            for i in range(3, len(reply), 5)
+            for i in range(2, len(reply), 5)
         ]
-        return Reaped(free_slots=int(reply[0]), waiting=int(reply[1]), seq=int(reply[2]), changes=changes)
+        return Reaped(wake=reply[0] == 1, seq=int(reply[1]), changes=changes)
 
     def delivered(self, slug: str, job_ids: list[str]) -> None:
         if job_ids:

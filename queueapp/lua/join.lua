@@ -6,10 +6,11 @@
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
 -- ARGV[7] the demo's key prefix, "lineup:{slug}:"
--- Returns {"ok", ticket, rank, free slots (0 when it rang for an idle worker), avg run seconds,
+-- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq}
 --      or {"full", waiting} | {"too_long", rank} | {"owner_limit", active}
 --      | {"disabled"} | {"no_config"}.
+local WAKE_MARK_MS = 2000
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end
@@ -73,6 +74,11 @@ for _, token in ipairs(redis.call('SMEMBERS', idle_key)) do
   end
   redis.call('SREM', idle_key, token)
 end
+-- One wake-up at a time: the next batch a worker takes clears the mark.
+local wake = 0
+if free > 0 and redis.call('SET', ARGV[7] .. 'woken', '1', 'NX', 'PX', WAKE_MARK_MS) then
+  wake = 1
+end
 local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 local seq = redis.call('GET', ARGV[7] .. 'seq') or '0'
-return {'ok', ticket, waiting, free, stats[1] or '', stats[2] or '', tostring(now), seq}
+return {'ok', ticket, waiting, wake, stats[1] or '', stats[2] or '', tostring(now), seq}

@@ -4,8 +4,10 @@
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] detached zset (job id -> reconnect deadline)   KEYS[6] stats hash
 -- ARGV[1] the demo's key prefix   ARGV[2] most attempts per job   ARGV[3] seconds to keep ended jobs
--- Returns {free slots, waiting jobs, line seq, then per changed job five values:
+-- Returns {wake (1: jobs wait, a slot is free and no wake-up is pending), line seq,
+--          then per changed job five values:
 --          what ("requeued", "failed" or "expired"), id, ticket, reply channel, error JSON}.
+local WAKE_MARK_MS = 2000  -- as in join.lua
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'timeout')
@@ -76,11 +78,16 @@ for _, id in ipairs(gone) do
 end
 
 local free = tonumber(cfg[1] or '0') - redis.call('ZCARD', KEYS[3])
+local wake = 0
+if free > 0 and redis.call('ZCARD', KEYS[2]) > 0
+    and redis.call('SET', ARGV[1] .. 'woken', '1', 'NX', 'PX', WAKE_MARK_MS) then
+  wake = 1
+end
 local seq = redis.call('GET', ARGV[1] .. 'seq') or '0'
 if #changes > 0 then
   seq = redis.call('INCR', ARGV[1] .. 'seq')
 end
-local reply = {free, redis.call('ZCARD', KEYS[2]), seq}
+local reply = {wake, seq}
 for _, value in ipairs(changes) do
   table.insert(reply, value)
 end

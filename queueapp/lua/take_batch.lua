@@ -19,6 +19,7 @@ if not cfg[1] or not cfg[5] then
   return {'empty'}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('DEL', ARGV[3] .. 'woken')
 local held = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local waiting = redis.call('ZCARD', KEYS[2])
 if waiting == 0 then

@@ -108,7 +108,7 @@ def test_empty_line_releases_the_slot(slug, publish):
     assert store.take_batch(slug, slot="a").status == "empty"
     # A join after the release finds a free slot, so it wakes a worker.
     admission = store.join(slug, job_id="late", owner="o", channel="c", inputs=[])
-    assert admission.free_slots == 1
+    assert admission.wake is True
     assert store.take_batch(slug, slot="b").status == "batch"
 
 
@@ -166,9 +166,18 @@ def test_a_lingering_worker_is_rung_instead_of_waking_another(slug, publish):
     assert store.take_batch(slug, slot="w", linger=5).status == "batch"
     assert store.take_batch(slug, slot="w", linger=5).status == "idle"
     admission = store.join(slug, job_id="next", owner="x", channel="c", inputs=[])
-    assert admission.free_slots == 0  # rang the bell: no new worker needed
+    assert admission.wake is False  # rang the bell: no new worker needed
     assert store.wait_for_bell(slug, timeout=1) is True
     assert [job.id for job in store.take_batch(slug, slot="w", linger=5).jobs] == ["next"]
     # Not lingering: the empty line gives the slot back, and the next join wakes a worker.
     assert store.take_batch(slug, slot="w", linger=0).status == "empty"
-    assert store.join(slug, job_id="later", owner="y", channel="c", inputs=[]).free_slots == 2
+    assert store.join(slug, job_id="later", owner="y", channel="c", inputs=[]).wake is True
+
+
+def test_one_wake_up_at_a_time_until_a_worker_takes(slug, publish):
+    publish(concurrency_count=4)
+    store = get_store()
+    wakes = [a.wake for a in join(slug, 3)]
+    assert wakes == [True, False, False]
+    store.take_batch(slug, slot="w")
+    assert store.join(slug, job_id="after", owner="z", channel="c", inputs=[]).wake is True
