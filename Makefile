@@ -25,10 +25,15 @@ browser-deps:
 
 # Each run gets a private folder for its database, media and Redis, removed afterwards.
 test: $(STAMP) browser-deps
+	$(PY) -m ruff check .
 	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
 
 test-fast: $(STAMP)
 	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest -m "not browser and not stack" $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
+
+# Workloads W1-W5 against a real stack on this machine; medians of 3 runs (docs/performance.md).
+bench: $(STAMP)
+	$(PY) -m bench.run --runs 3
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -25,7 +25,9 @@ class Client:
 
     @classmethod
     async def connect(cls, url: str, origin: str) -> "Client":
-        socket = await websockets.connect(url, origin=origin, max_queue=None, open_timeout=60, ping_interval=None)
+        socket = await websockets.connect(
+            url, origin=origin, max_queue=None, open_timeout=60, ping_interval=None
+        )
         await socket.recv()  # hello
         return cls(socket)
 

@@ -12,11 +12,17 @@ from collections.abc import Sequence
 
 def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
     return [
-        sys.executable, "-m", "daphne",
-        "-b", host,
-        "-p", str(port),
-        "--websocket_timeout", "-1",
-        "--ping-interval", "20",
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket_timeout",
+        "-1",
+        "--ping-interval",
+        "20",
         "demo_site.asgi:application",
     ]
 
@@ -26,22 +32,32 @@ def worker_command(
 ) -> list[str]:
     """A Celery worker on `pools`; threads, so models load once per process."""
     return [
-        sys.executable, "-m", "celery",
-        "-A", "demo_site",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "demo_site",
         "worker",
-        "-Q", ",".join(pools),
-        "-P", "threads",
-        "-c", str(concurrency),
-        "-n", f"{name}@%h",
+        "-Q",
+        ",".join(pools),
+        "-P",
+        "threads",
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
         "--without-gossip",
         "--without-mingle",
-        "--loglevel", loglevel,
+        "--loglevel",
+        loglevel,
     ]
 
 
 def start(command: list[str], *, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     """Start a child in its own process group, so it can be stopped with its children."""
-    return subprocess.Popen(command, env={**os.environ, **(env or {})}, start_new_session=True, **kwargs)
+    return subprocess.Popen(
+        command, env={**os.environ, **(env or {})}, start_new_session=True, **kwargs
+    )
 
 
 def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
@@ -62,7 +78,9 @@ def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 30, pr
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+            raise RuntimeError(
+                f"process exited with {process.returncode} before listening on {port}"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return

@@ -23,9 +23,28 @@ class DemoAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "batch", "api_open", "worker_pool")
     search_fields = ("title", "slug", "function")
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("function_signature", "waiting_now", "queue_statistics", "created_at", "updated_at")
+    readonly_fields = (
+        "function_signature",
+        "waiting_now",
+        "queue_statistics",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
-        ("Demo", {"fields": ("title", "slug", "description", "function", "function_signature", "enabled", "examples")}),
+        (
+            "Demo",
+            {
+                "fields": (
+                    "title",
+                    "slug",
+                    "description",
+                    "function",
+                    "function_signature",
+                    "enabled",
+                    "examples",
+                )
+            },
+        ),
         (
             "Queue",
             {
@@ -72,15 +91,36 @@ class DemoAdmin(admin.ModelAdmin):
         rows = [
             ("Waiting / running now", f"{stats['waiting']} / {stats['running']}"),
             ("Admitted", stats["admitted"]),
-            ("Completed / failed / cancelled / expired", "{completed} / {failed} / {cancelled} / {expired}".format(**stats)),
-            ("Timeouts / requeued after a worker died", f"{stats['timeouts']} / {stats['requeued']}"),
-            ("Rejected: full / wait too long / visitor limit", "{full} / {too_long} / {owner_limit}".format(**stats["rejected"])),
-            ("Batches / mean batch size", f"{stats['batches']} / {stats['mean_batch_size'] or 0:.2f}"),
-            ("Wait p50 / p95", f"{seconds(stats['wait_seconds']['p50'])} / {seconds(stats['wait_seconds']['p95'])}"),
-            ("ETA error mean / mean absolute", f"{seconds(stats['eta_error_seconds']['mean'])} / {seconds(stats['eta_error_seconds']['mean_abs'])}"),
+            (
+                "Completed / failed / cancelled / expired",
+                "{completed} / {failed} / {cancelled} / {expired}".format(**stats),
+            ),
+            (
+                "Timeouts / requeued after a worker died",
+                f"{stats['timeouts']} / {stats['requeued']}",
+            ),
+            (
+                "Rejected: full / wait too long / visitor limit",
+                "{full} / {too_long} / {owner_limit}".format(**stats["rejected"]),
+            ),
+            (
+                "Batches / mean batch size",
+                f"{stats['batches']} / {stats['mean_batch_size'] or 0:.2f}",
+            ),
+            (
+                "Wait p50 / p95",
+                f"{seconds(stats['wait_seconds']['p50'])} / {seconds(stats['wait_seconds']['p95'])}",
+            ),
+            (
+                "ETA error mean / mean absolute",
+                f"{seconds(stats['eta_error_seconds']['mean'])} / {seconds(stats['eta_error_seconds']['mean_abs'])}",
+            ),
         ]
         rows += [
-            (f"Run time, batches of {size}: mean / p95 ({run['count']})", f"{seconds(run['mean'])} / {seconds(run['p95'])}")
+            (
+                f"Run time, batches of {size}: mean / p95 ({run['count']})",
+                f"{seconds(run['mean'])} / {seconds(run['p95'])}",
+            )
             for size, run in stats["run_seconds_by_batch_size"].items()
         ]
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)

@@ -48,7 +48,10 @@ def image_filter(images: list[PILImage.Image], filters: list[str]) -> list[list[
 
 
 @register(
-    inputs=[Text("Word", max_length=200), Slider("Length", minimum=0, maximum=50, step=1, default=3)],
+    inputs=[
+        Text("Word", max_length=200),
+        Slider("Length", minimum=0, maximum=50, step=1, default=3),
+    ],
     outputs=[Text("Trimmed word")],
     batch=True,
 )

@@ -6,7 +6,10 @@ BUILTIN_DEMOS = [
         "title": "Image echo",
         "description": "Upload an image and get the same image back: the shortest trip through the line.",
         "function": "identity_image",
-        "examples": [["/static/lineup/examples/gradient.png"], ["/static/lineup/examples/stripes.png"]],
+        "examples": [
+            ["/static/lineup/examples/gradient.png"],
+            ["/static/lineup/examples/stripes.png"],
+        ],
         "expected_seconds": 0.05,
     },
     {

@@ -164,13 +164,20 @@ class Image(Component):
                 image_format = image.format
                 width, height = image.size
                 image.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            PILImage.DecompressionBombError,
+        ):
             raise self._refuse("the file is not an image that can be read") from None
         if image_format not in self.formats:
             raise self._refuse(f"{image_format} images are not accepted")
         if width * height > settings.LINEUP_MAX_IMAGE_PIXELS:
             raise self._refuse(
-                f"the image has more than {settings.LINEUP_MAX_IMAGE_PIXELS} pixels", "input_too_large"
+                f"the image has more than {settings.LINEUP_MAX_IMAGE_PIXELS} pixels",
+                "input_too_large",
             )
         name = default_storage.save(
             f"inputs/{secrets.token_urlsafe(16)}.{image_format.lower()}", ContentFile(data)
@@ -223,4 +230,3 @@ class JSON(Component):
 COMPONENT_KINDS: dict[str, type[Component]] = {
     cls.kind: cls for cls in (Text, Number, Slider, Checkbox, Dropdown, Image, Label, JSON)
 }
-

@@ -14,7 +14,9 @@ class Demo(models.Model):
 
     # What visitors see
     slug = models.SlugField(
-        unique=True, max_length=60, help_text="The demo's address: /demos/<slug>/. Letters, digits, - and _."
+        unique=True,
+        max_length=60,
+        help_text="The demo's address: /demos/<slug>/. Letters, digits, - and _.",
     )
     title = models.CharField(max_length=120)
     description = models.TextField(blank=True, help_text="Shown above the form. Plain text.")
@@ -96,7 +98,9 @@ class Demo(models.Model):
     worker_pool = models.CharField(
         max_length=60,
         default="default",
-        validators=[RegexValidator(r"^[A-Za-z0-9_.-]+$", "Letters, digits, '.', '-' and '_' only.")],
+        validators=[
+            RegexValidator(r"^[A-Za-z0-9_.-]+$", "Letters, digits, '.', '-' and '_' only.")
+        ],
         help_text="The Celery queue whose workers run this demo, e.g. 'gpu'. Workers serve it "
         "with `celery -A demo_site worker -Q <pool>`.",
     )
@@ -126,7 +130,9 @@ class Demo(models.Model):
                 f"The function '{self.function}' takes batches (one list per input); turn batching on."
             )
         if self.batch_wait_ms and not self.batch:
-            errors["batch_wait_ms"] = "Waiting for a batch to fill only applies when batching is on."
+            errors["batch_wait_ms"] = (
+                "Waiting for a batch to fill only applies when batching is on."
+            )
         if self.examples:
             if not isinstance(self.examples, list) or not all(
                 isinstance(row, list) and len(row) == len(function.inputs) for row in self.examples
@@ -145,7 +151,9 @@ class Demo(models.Model):
             "function": self.function,
             "max_size": "" if self.max_size is None else str(self.max_size),
             "max_wait_seconds": "" if self.max_wait_seconds is None else str(self.max_wait_seconds),
-            "max_per_owner": "" if self.max_jobs_per_visitor is None else str(self.max_jobs_per_visitor),
+            "max_per_owner": ""
+            if self.max_jobs_per_visitor is None
+            else str(self.max_jobs_per_visitor),
             "concurrency": str(self.concurrency_count),
             "batch": "1" if self.batch else "0",
             "max_batch_size": str(self.max_batch_size if self.batch else 1),

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import events, services
@@ -33,7 +34,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         session = self.scope.get("session")
         session_key = getattr(session, "session_key", None)
         # Without a browser session a job belongs to this connection alone.
-        self.owner = f"session:{session_key}" if session_key else f"socket:{secrets.token_urlsafe(16)}"
+        self.owner = (
+            f"session:{session_key}" if session_key else f"socket:{secrets.token_urlsafe(16)}"
+        )
         self.hub: PositionHub = await get_hub()
         self.jobs: dict[str, str] = {}  # job id -> demo, for jobs not yet ended
         self.finished: deque[str] = deque(maxlen=1000)
@@ -42,6 +45,15 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.estimation_timer: asyncio.TimerHandle | None = None
         await self.accept()
         await self.send_json({"msg": "hello", "protocol": PROTOCOL_VERSION})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, less its closing of stale database connections before every
+        message: that costs a thread hop per frame, and this consumer reaches the database
+        only from its own thread pool."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.estimation_timer:
@@ -73,7 +85,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             "ping": self.handle_ping,
         }.get(content.get("msg"))
         if handler is None:
-            await self.send_error("unknown_message", "Unknown message; expected join, cancel, resume or ping.")
+            await self.send_error(
+                "unknown_message", "Unknown message; expected join, cancel, resume or ping."
+            )
             return
         try:
             await handler(content)
@@ -94,7 +108,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             slug=demo, data=content.get("data"), owner=self.owner, channel=self.channel_name
         )
         self.jobs[joined.job_id] = demo
-        self.hub.wait(joined.job_id, Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config))
+        self.hub.wait(
+            joined.job_id, Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config)
+        )
         frame = {"msg": "joined", "job": joined.job_id, "demo": demo}
         if isinstance(content.get("ref"), str):
             frame["ref"] = content["ref"]
@@ -160,7 +176,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         if self.estimation_timer is None:
             delay = max(0.0, self.last_estimation + ESTIMATION_INTERVAL - time.monotonic())
             loop = asyncio.get_running_loop()
-            self.estimation_timer = loop.call_later(delay, lambda: loop.create_task(self._send_estimations()))
+            self.estimation_timer = loop.call_later(
+                delay, lambda: loop.create_task(self._send_estimations())
+            )
 
     def job_left_line(self, job_id: str) -> None:
         """It started (its process_starts frame comes separately), or was cancelled or expired."""
@@ -183,7 +201,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"msg": "cancelled", "job": job_id})
         else:  # completed, failed or expired
             payload = outputs if status == "completed" else error
-            await self.send_json(events.completed_frame(job_id, success=status == "completed", payload=payload))
+            await self.send_json(
+                events.completed_frame(job_id, success=status == "completed", payload=payload)
+            )
 
     def _end(self, demo: str, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -202,7 +222,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
     def _estimation(self, job_id: str, waiter: Waiter) -> dict[str, Any]:
         stats = self.hub.stats.get(waiter.demo, DemoStats())
-        return estimation_frame(job_id, waiter.rank, services.eta_from(waiter.config, rank=waiter.rank, stats=stats))
+        return estimation_frame(
+            job_id, waiter.rank, services.eta_from(waiter.config, rank=waiter.rank, stats=stats)
+        )
 
     async def _send_estimations(self) -> None:
         self.estimation_timer = None

@@ -17,16 +17,25 @@ def rank_eta(
     *, rank: int, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
 ) -> float:
     """Seconds until the job at `rank` (0 = next) starts, roughly."""
-    wave = jobs_per_wave(concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch)
+    wave = jobs_per_wave(
+        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
+    )
     return math.ceil((rank + 1) / wave) * avg_run
 
 
 def max_rank_within(
-    seconds: float, *, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
+    seconds: float,
+    *,
+    concurrency: int,
+    max_batch_size: int,
+    avg_run: float,
+    avg_batch: float | None,
 ) -> int:
     """The largest rank whose `rank_eta` is at most `seconds` (-1 when even rank 0's is longer)."""
     if avg_run <= 0:
         return 2**31
     waves = math.floor(seconds / avg_run)
-    wave = jobs_per_wave(concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch)
+    wave = jobs_per_wave(
+        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
+    )
     return math.floor(waves * wave) - 1

@@ -43,10 +43,17 @@ def advanced_message(
     }
 
 
-def completed_frame(job_id: str, *, success: bool, payload: Any, duration: float | None = None) -> dict[str, Any]:
+def completed_frame(
+    job_id: str, *, success: bool, payload: Any, duration: float | None = None
+) -> dict[str, Any]:
     """How a job ended, for its visitor: outputs on success, else an error with a code."""
     if success:
-        return {"msg": "process_completed", "job": job_id, "success": True, "output": {"data": payload, "duration": duration}}
+        return {
+            "msg": "process_completed",
+            "job": job_id,
+            "success": True,
+            "output": {"data": payload, "duration": duration},
+        }
     return {"msg": "process_completed", "job": job_id, "success": False, "error": payload}
 
 

@@ -107,7 +107,11 @@ class PositionHub:
         """Tickets left or came back to a demo's line: move each local waiter accordingly."""
         demo = message["demo"]
         self.stats[demo] = DemoStats(message["avg_run"], message["avg_batch"])
-        change = {"seq": message["seq"], "left": sorted(message["left"]), "back": sorted(message["back"])}
+        change = {
+            "seq": message["seq"],
+            "left": sorted(message["left"]),
+            "back": sorted(message["back"]),
+        }
         self.recent.setdefault(demo, deque(maxlen=RECENT_CHANGES)).append(change)
         left = set(change["left"])
         for job_id, waiter in list(self.waiting.get(demo, {}).items()):

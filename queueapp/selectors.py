@@ -32,11 +32,17 @@ def demo_stats(*, slug: str) -> dict[str, Any]:
     Run times, waits and ETA errors are over the most recent batches and jobs (the last
     500 batches of each size, the last 1,000 jobs)."""
     store = get_store()
-    counters = {name: int(float(value)) for name, value in store.counters(slug).items() if not name.startswith("avg_")}
+    counters = {
+        name: int(float(value))
+        for name, value in store.counters(slug).items()
+        if not name.startswith("avg_")
+    }
     samples = store.samples(slug)
     batches = counters.get("batches", 0)
     runs = {
-        int(name.split(":")[1]): _summary(values) for name, values in samples.items() if name.startswith("runs:")
+        int(name.split(":")[1]): _summary(values)
+        for name, values in samples.items()
+        if name.startswith("runs:")
     }
     eta_errors = samples["eta_errors"]
     return {
@@ -56,5 +62,9 @@ def demo_stats(*, slug: str) -> dict[str, Any]:
         "run_seconds_by_batch_size": dict(sorted(runs.items())),
         "wait_seconds": _summary(samples["waits"]),
         # Positive: the job started later than predicted.
-        "eta_error_seconds": _summary(eta_errors) | {"mean_abs": fmean(map(abs, eta_errors)) if eta_errors else None},
+        "eta_error_seconds": _summary(eta_errors)
+        | {
+            "mean_abs": fmean(map(abs, eta_errors)) if eta_errors else None,
+            "p50_abs": percentile([abs(e) for e in eta_errors], 0.5),
+        },
     }

@@ -73,14 +73,18 @@ def demo_function(config: dict[str, str], slug: str) -> InferenceFunction:
     try:
         return get_function(config["function"])
     except KeyError:
-        raise QueueError("demo_unavailable", f"The demo '{slug}' is not available right now.") from None
+        raise QueueError(
+            "demo_unavailable", f"The demo '{slug}' is not available right now."
+        ) from None
 
 
 def _eta_args(config: dict[str, str], stats: DemoStats) -> dict:
     return {
         "concurrency": int(config["concurrency"]),
         "max_batch_size": int(config["max_batch_size"]),
-        "avg_run": stats.avg_run if stats.avg_run is not None else float(config["expected_seconds"]),
+        "avg_run": stats.avg_run
+        if stats.avg_run is not None
+        else float(config["expected_seconds"]),
         "avg_batch": stats.avg_batch,
     }
 
@@ -90,17 +94,36 @@ def eta_from(config: dict[str, str], *, rank: int, stats: DemoStats) -> float:
     return rank_eta(rank=rank, **_eta_args(config, stats))
 
 
+# What this process last saw of each demo's line: its settings, which every join checks
+# against their version in Redis (so an admin's change applies to the next join), and its
+# measured averages.
+_known_lines: dict[str, tuple[dict[str, str], DemoStats]] = {}
+
+
 def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     """Check a visitor's inputs and put the job in the demo's line, or refuse it."""
     store = get_store()
-    config = demo_config(slug=slug)
-    function, inputs = _checked_inputs(config, slug, data)
-    max_rank = _max_rank(config, store.stats(slug) if config.get("max_wait_seconds") else None)
-    job_id = secrets.token_urlsafe(18)
-    admission = store.join(slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank)
+    for _ in range(2):
+        config, stats = _known_lines.get(slug) or (demo_config(slug=slug), DemoStats())
+        function, inputs = _checked_inputs(config, slug, data)
+        job_id = secrets.token_urlsafe(18)
+        admission = store.join(
+            slug,
+            job_id=job_id,
+            owner=owner,
+            channel=channel,
+            inputs=inputs,
+            max_rank=_max_rank(config, stats),
+            version=config.get("version", "0"),
+        )
+        if admission.status not in ("stale", "no_config"):
+            break
+        function.discard_inputs(inputs)
+        _known_lines.pop(slug, None)  # read the settings again
+    _known_lines[slug] = (config, admission.stats)
     if admission.status != "ok":
         function.discard_inputs(inputs)
-        raise _refusal(admission.status, admission.detail, config, store.stats(slug))
+        raise _refusal(admission, config)
     if admission.wake:
         wake_pool(slug=slug, pool=config["pool"])
     joined = _joined(job_id, admission, config)
@@ -111,21 +134,32 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
 async def job_submit_async(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     """`job_submit` for the websocket consumer: the same steps, on the event loop."""
     store = get_async_store()
-    config = await store.config(slug)
-    if "function" not in config:
-        config = await run_sync(demo_config)(slug=slug)
-    function = demo_function(config, slug)
-    if function.reads_files:
-        _, inputs = await run_sync(_checked_inputs)(config, slug, data)
-    else:
-        _, inputs = _checked_inputs(config, slug, data)
-    max_rank = _max_rank(config, await store.stats(slug) if config.get("max_wait_seconds") else None)
-    job_id = secrets.token_urlsafe(18)
-    admission = await store.join(slug, job_id=job_id, owner=owner, channel=channel, inputs=inputs, max_rank=max_rank)
+    for _ in range(2):
+        config, stats = _known_lines.get(slug) or (
+            await _demo_config_async(store, slug),
+            DemoStats(),
+        )
+        function = demo_function(config, slug)
+        check = run_sync(_checked_inputs) if function.reads_files else _checked_inputs_async
+        function, inputs = await check(config, slug, data)
+        job_id = secrets.token_urlsafe(18)
+        admission = await store.join(
+            slug,
+            job_id=job_id,
+            owner=owner,
+            channel=channel,
+            inputs=inputs,
+            max_rank=_max_rank(config, stats),
+            version=config.get("version", "0"),
+        )
+        if admission.status not in ("stale", "no_config"):
+            break
+        await _discard_inputs(function, inputs)
+        _known_lines.pop(slug, None)  # read the settings again
+    _known_lines[slug] = (config, admission.stats)
     if admission.status != "ok":
-        if function.reads_files:
-            await run_sync(function.discard_inputs)(inputs)
-        raise _refusal(admission.status, admission.detail, config, await store.stats(slug))
+        await _discard_inputs(function, inputs)
+        raise _refusal(admission, config)
     if admission.wake:
         # Publishing the wake-up is synchronous; the visitor need not wait for it.
         run_in_background(wake_pool, slug=slug, pool=config["pool"])
@@ -134,7 +168,25 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
     return joined
 
 
-def _checked_inputs(config: dict[str, str], slug: str, data: object) -> tuple[InferenceFunction, list]:
+async def _demo_config_async(store, slug: str) -> dict[str, str]:
+    config = await store.config(slug)
+    return config if "function" in config else await run_sync(demo_config)(slug=slug)
+
+
+async def _checked_inputs_async(
+    config: dict[str, str], slug: str, data: object
+) -> tuple[InferenceFunction, list]:
+    return _checked_inputs(config, slug, data)
+
+
+async def _discard_inputs(function: InferenceFunction, inputs: list) -> None:
+    if function.reads_files:
+        await run_sync(function.discard_inputs)(inputs)
+
+
+def _checked_inputs(
+    config: dict[str, str], slug: str, data: object
+) -> tuple[InferenceFunction, list]:
     if config.get("enabled") != "1":
         raise QueueError("demo_disabled", "This demo is switched off for now.")
     function = demo_function(config, slug)
@@ -144,9 +196,9 @@ def _checked_inputs(config: dict[str, str], slug: str, data: object) -> tuple[In
         raise QueueError(error.code, error.message) from None
 
 
-def _max_rank(config: dict[str, str], stats: DemoStats | None) -> int | None:
+def _max_rank(config: dict[str, str], stats: DemoStats) -> int | None:
     """The last rank a join may take under the demo's max_wait_seconds (None: no limit)."""
-    if stats is None:
+    if not config.get("max_wait_seconds"):
         return None
     return max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, stats))
 
@@ -154,11 +206,17 @@ def _max_rank(config: dict[str, str], stats: DemoStats | None) -> int | None:
 def _joined(job_id: str, admission: Admission, config: dict[str, str]) -> Joined:
     eta = eta_from(config, rank=admission.rank, stats=admission.stats)
     return Joined(
-        job_id=job_id, ticket=admission.ticket, rank=admission.rank, seq=admission.seq, eta=eta, config=config
+        job_id=job_id,
+        ticket=admission.ticket,
+        rank=admission.rank,
+        seq=admission.seq,
+        eta=eta,
+        config=config,
     )
 
 
-def _refusal(status: str, detail: int, config: dict[str, str], stats: DemoStats) -> QueueError:
+def _refusal(admission: Admission, config: dict[str, str]) -> QueueError:
+    status, detail, stats = admission.status, admission.detail, admission.stats
     if status == "full":
         # When to come back: about when the line has moved by a wave.
         retry = max(1, round(eta_from(config, rank=0, stats=stats)))
@@ -201,7 +259,9 @@ def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
         raise QueueError("unknown_job", "There is no such job.")
     if outcome == "not_waiting":
         raise QueueError("not_waiting", f"The job is {detail} and can no longer be cancelled.")
-    advanced = events.advanced_message(slug=slug, seq=seq, left=[int(detail)], stats=get_store().stats(slug))
+    advanced = events.advanced_message(
+        slug=slug, seq=seq, left=[int(detail)], stats=get_store().stats(slug)
+    )
     events.send_all_sync([], [(events.demo_group(slug), advanced)])
 
 
@@ -239,10 +299,19 @@ def demo_sweep(*, slug: str) -> list[Change]:
         if lost.job_id not in ended:
             ended.append(lost.job_id)
             payload = lost.outputs if lost.status == "completed" else lost.error
-            direct.append((lost.channel, events.completed_frame(lost.job_id, success=lost.status == "completed", payload=payload)))
+            direct.append(
+                (
+                    lost.channel,
+                    events.completed_frame(
+                        lost.job_id, success=lost.status == "completed", payload=payload
+                    ),
+                )
+            )
     broadcasts = []
     if left or back:
-        advanced = events.advanced_message(slug=slug, seq=reaped.seq, left=left, back=back, stats=store.stats(slug))
+        advanced = events.advanced_message(
+            slug=slug, seq=reaped.seq, left=left, back=back, stats=store.stats(slug)
+        )
         broadcasts.append((events.demo_group(slug), advanced))
     if direct or broadcasts:
         events.send_all_sync(direct, broadcasts)

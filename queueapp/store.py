@@ -25,6 +25,11 @@ DEMOS_KEY = f"{PREFIX}:demos"
 AVERAGE_WEIGHT = 0.2
 # A job record that never finishes (its demo deleted, say) is forgotten after a day.
 UNFINISHED_JOB_TTL = 24 * 3600
+# Redis connections: no socket timeout (redis-py 8 defaults to 5 s), and no client name
+# (looking up redis-py's version costs about a millisecond per new connection).
+CONNECTION_OPTIONS = {"decode_responses": True, "socket_timeout": None, "driver_info": None}
+# Connections of a web process's event loop for admissions.
+ASYNC_CONNECTIONS = 32
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ class DemoStats:
 @dataclass(frozen=True)
 class Admission:
     """The outcome of a join: `status` is "ok", "full", "too_long", "owner_limit",
-    "disabled" or "no_config"; `detail` is the line's length or the owner's active jobs."""
+    "disabled", "no_config" or "stale"; `detail` is the line's length or the owner's
+    active jobs."""
 
     status: str
     ticket: int = 0
@@ -133,8 +139,17 @@ class QueueStore:
         raise NotImplementedError
 
     def join(
-        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: str = "",
     ) -> Admission:
+        """Admit a job, or say why not; "stale" when the settings are no longer `version`."""
         raise NotImplementedError
 
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
@@ -150,7 +165,9 @@ class QueueStore:
     def renew(self, slug: str, *, slot: str) -> bool:
         raise NotImplementedError
 
-    def finish_batch(self, slug: str, *, slot: str, endings: list[Ending], duration: float) -> list[str]:
+    def finish_batch(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
+    ) -> list[str]:
         raise NotImplementedError
 
     def reap(self, slug: str) -> Reaped:
@@ -209,7 +226,13 @@ def _json(value: str | None) -> Any:
 
 
 def _join_call(
-    slug: str, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None
+    slug: str,
+    job_id: str,
+    owner: str,
+    channel: str,
+    inputs: list[Any],
+    max_rank: int | None,
+    version: str,
 ) -> tuple[list[str], list[Any]]:
     keys = [
         key(slug, "config"),
@@ -221,8 +244,14 @@ def _join_call(
         key(slug, f"owner:{owner}"),
     ]
     args = [
-        job_id, owner, channel, json.dumps(inputs), UNFINISHED_JOB_TTL,
-        "" if max_rank is None else max_rank, key(slug, ""),
+        job_id,
+        owner,
+        channel,
+        json.dumps(inputs),
+        UNFINISHED_JOB_TTL,
+        "" if max_rank is None else max_rank,
+        key(slug, ""),
+        version,
     ]
     return keys, args
 
@@ -230,7 +259,11 @@ def _join_call(
 def _admission(reply: list) -> Admission:
     status = reply[0]
     if status != "ok":
-        return Admission(status, detail=int(reply[1]) if len(reply) > 1 else 0)
+        if len(reply) < 4:
+            return Admission(status)
+        return Admission(
+            status, detail=int(reply[1]), stats=DemoStats(_float(reply[2]), _float(reply[3]))
+        )
     return Admission(
         status,
         ticket=int(reply[1]),
@@ -252,6 +285,7 @@ class RedisQueueStore(QueueStore):
     def publish_config(self, slug: str, config: dict[str, str]) -> None:
         with self.redis.pipeline() as pipe:
             pipe.hset(key(slug, "config"), mapping=config)
+            pipe.hincrby(key(slug, "config"), "version", 1)
             pipe.sadd(DEMOS_KEY, slug)
             pipe.execute()
 
@@ -265,9 +299,17 @@ class RedisQueueStore(QueueStore):
         return DemoStats(*map(_float, self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
 
     def join(
-        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: str = "",
     ) -> Admission:
-        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank)
+        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank, version)
         return _admission(self.scripts["join"](keys=keys, args=args))
 
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
@@ -292,7 +334,12 @@ class RedisQueueStore(QueueStore):
         if status != "batch":
             return Taken(status)
         jobs = [
-            TakenJob(id=reply[i], ticket=int(reply[i + 1]), channel=reply[i + 2], inputs=json.loads(reply[i + 3]))
+            TakenJob(
+                id=reply[i],
+                ticket=int(reply[i + 1]),
+                channel=reply[i + 2],
+                inputs=json.loads(reply[i + 3]),
+            )
             for i in range(5, len(reply), 4)
         ]
         stats = DemoStats(_float(reply[3]), _float(reply[4]))
@@ -302,14 +349,27 @@ class RedisQueueStore(QueueStore):
         return self.redis.blpop([key(slug, "bell")], timeout=timeout) is not None
 
     def renew(self, slug: str, *, slot: str) -> bool:
-        return bool(self.scripts["renew"](keys=[key(slug, "slots")], args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS]))
+        return bool(
+            self.scripts["renew"](
+                keys=[key(slug, "slots")], args=[slot, settings.LINEUP_SLOT_LEASE_SECONDS]
+            )
+        )
 
-    def finish_batch(self, slug: str, *, slot: str, endings: list[Ending], duration: float) -> list[str]:
-        args: list[Any] = [settings.LINEUP_RESULT_TTL_SECONDS, duration, AVERAGE_WEIGHT, slot, key(slug, "")]
+    def finish_batch(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
+    ) -> list[str]:
+        args: list[Any] = [
+            settings.LINEUP_RESULT_TTL_SECONDS,
+            duration,
+            AVERAGE_WEIGHT,
+            slot,
+            key(slug, ""),
+        ]
         for ending in endings:
             args += [ending.job_id, ending.status, json.dumps(ending.payload)]
         return self.scripts["finish_batch"](
-            keys=[key(slug, "running"), key(slug, "stats")] + [job_key(slug, e.job_id) for e in endings],
+            keys=[key(slug, "running"), key(slug, "stats")]
+            + [job_key(slug, e.job_id) for e in endings],
             args=args,
         )
 
@@ -343,7 +403,9 @@ class RedisQueueStore(QueueStore):
 
     def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
         seconds, micros = self.redis.time()
-        job_ids = self.redis.zrangebyscore(key(slug, "outbox"), "-inf", seconds + micros / 1e6 - older_than)
+        job_ids = self.redis.zrangebyscore(
+            key(slug, "outbox"), "-inf", seconds + micros / 1e6 - older_than
+        )
         if not job_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:
@@ -357,7 +419,12 @@ class RedisQueueStore(QueueStore):
 
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int]:
         reply = self.scripts["cancel"](
-            keys=[key(slug, "waiting"), job_key(slug, job_id), key(slug, "stats"), key(slug, "detached")],
+            keys=[
+                key(slug, "waiting"),
+                job_key(slug, job_id),
+                key(slug, "stats"),
+                key(slug, "detached"),
+            ],
             args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS, key(slug, "")],
         )
         if reply[0] == "cancelled":
@@ -432,12 +499,22 @@ class AsyncRedisQueueStore:
         return await self.redis.hgetall(key(slug, "config"))
 
     async def stats(self, slug: str) -> DemoStats:
-        return DemoStats(*map(_float, await self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
+        return DemoStats(
+            *map(_float, await self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch"))
+        )
 
     async def join(
-        self, slug: str, *, job_id: str, owner: str, channel: str, inputs: list[Any], max_rank: int | None = None
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: str = "",
     ) -> Admission:
-        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank)
+        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank, version)
         return _admission(await self.join_script(keys=keys, args=args))
 
     async def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
@@ -451,17 +528,19 @@ def get_async_store() -> AsyncRedisQueueStore:
     """The running event loop's async store (async connections belong to one loop)."""
     loop = asyncio.get_running_loop()
     if loop not in _async_stores:
-        client = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=1000
+        # A burst of joins waits for one of a few connections rather than opening hundreds.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=ASYNC_CONNECTIONS,
+            timeout=None,
+            **CONNECTION_OPTIONS,
         )
-        _async_stores[loop] = AsyncRedisQueueStore(client)
+        _async_stores[loop] = AsyncRedisQueueStore(redis.asyncio.Redis(connection_pool=pool))
     return _async_stores[loop]
 
 
 @cache
 def get_store() -> QueueStore:
     """This process's store, on the Redis of settings.REDIS_URL."""
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, decode_responses=True, socket_timeout=None, max_connections=1000
-    )
+    client = redis.Redis.from_url(settings.REDIS_URL, max_connections=1000, **CONNECTION_OPTIONS)
     return RedisQueueStore(client)

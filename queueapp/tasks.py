@@ -19,7 +19,9 @@ def drain_demo(slug: str) -> int:
 @worker_ready.connect
 def start_sweeper(**kwargs) -> None:
     """Every worker sweeps the lines, so recovery does not depend on any one node."""
-    threading.Thread(target=worker.sweep_forever, args=(_sweeper_stop,), name="lineup-sweeper", daemon=True).start()
+    threading.Thread(
+        target=worker.sweep_forever, args=(_sweeper_stop,), name="lineup-sweeper", daemon=True
+    ).start()
 
 
 @worker_shutdown.connect

@@ -64,7 +64,9 @@ class LeaseKeeper:
         with self.lock:
             self.slots.add((slug, slot))
             if self.thread is None:
-                self.thread = threading.Thread(target=self._renew_forever, name="lineup-leases", daemon=True)
+                self.thread = threading.Thread(
+                    target=self._renew_forever, name="lineup-leases", daemon=True
+                )
                 self.thread.start()
 
     def release(self, slug: str, slot: str) -> None:
@@ -79,7 +81,9 @@ class LeaseKeeper:
             for slug, slot in slots:
                 try:
                     if not get_store().renew(slug, slot=slot):
-                        log.warning("demo %s: slot %s was taken back while its batch ran", slug, slot)
+                        log.warning(
+                            "demo %s: slot %s was taken back while its batch ran", slug, slot
+                        )
                 except Exception:
                     log.exception("renewing the lease of slot %s failed", slot)
 
@@ -101,7 +105,9 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     function_name, jobs, seq = taken.function, taken.jobs, taken.seq
     store = get_store()
     starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
-    advanced = events.advanced_message(slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=taken.stats)
+    advanced = events.advanced_message(
+        slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=taken.stats
+    )
     # Tell the visitors while the batch runs; wait for it before telling them the outcome.
     started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 
@@ -111,7 +117,12 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
     frames = [
-        (channel, events.completed_frame(e.job_id, success=e.status == "completed", payload=e.payload, duration=duration))
+        (
+            channel,
+            events.completed_frame(
+                e.job_id, success=e.status == "completed", payload=e.payload, duration=duration
+            ),
+        )
         for channel, e in zip(channels, endings)
         if channel
     ]
@@ -125,7 +136,10 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
     try:
         function = get_function(function_name)
     except KeyError:
-        error = {"code": "unknown_function", "message": "This worker does not have the demo's function."}
+        error = {
+            "code": "unknown_function",
+            "message": "This worker does not have the demo's function.",
+        }
         return [Ending(job.id, "failed", error) for job in jobs]
 
     loaded: list[TakenJob] = []
@@ -142,7 +156,9 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
 
     if loaded:
         try:
-            outputs = call_function(function, arguments, progress_to=[(job.channel, job.id) for job in loaded])
+            outputs = call_function(
+                function, arguments, progress_to=[(job.channel, job.id) for job in loaded]
+            )
             for job, values in zip(loaded, outputs):
                 data = [c.dump(v) for c, v in zip(function.outputs, values)]
                 endings[job.id] = Ending(job.id, "completed", data)
@@ -150,7 +166,9 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
             log.exception("demo function %s failed on a batch of %d", function.name, len(loaded))
             message = str(exc) or exc.__class__.__name__
             for job in loaded:
-                endings[job.id] = Ending(job.id, "failed", {"code": "function_error", "message": message})
+                endings[job.id] = Ending(
+                    job.id, "failed", {"code": "function_error", "message": message}
+                )
     return [endings[job.id] for job in jobs]
 
 
@@ -195,7 +213,10 @@ def _progress_reporter(targets: list[tuple[str, str]]):
             "desc": description,
         }
         events.send_all_sync(
-            [(channel, {"msg": "progress", "job": job_id, "progress_data": [data]}) for channel, job_id in targets]
+            [
+                (channel, {"msg": "progress", "job": job_id, "progress_data": [data]})
+                for channel, job_id in targets
+            ]
         )
 
     return progress

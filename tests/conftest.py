@@ -47,7 +47,12 @@ class Stack:
     def manage(self, *args: str) -> str:
         env = {**os.environ, "REDIS_URL": self.redis_url, "LINEUP_VAR_DIR": str(self.log.parent)}
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return result.stdout
 
@@ -68,7 +73,11 @@ def stack(tmp_path_factory) -> Stack:
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 90
     text = ""

@@ -5,20 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_registry', '0001_initial'),
+        ("models_registry", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='demo',
-            name='max_jobs_per_visitor',
-            field=models.PositiveIntegerField(blank=True, default=1, help_text='How many jobs one visitor (browser session or API caller) may have waiting or running in this demo at once. Empty: no limit.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="demo",
+            name="max_jobs_per_visitor",
+            field=models.PositiveIntegerField(
+                blank=True,
+                default=1,
+                help_text="How many jobs one visitor (browser session or API caller) may have waiting or running in this demo at once. Empty: no limit.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='demo',
-            name='max_wait_seconds',
-            field=models.PositiveIntegerField(blank=True, help_text='Refuse a join whose estimated wait is longer than this, telling the visitor the estimate, instead of letting them wait that long. Empty: no limit.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="demo",
+            name="max_wait_seconds",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Refuse a join whose estimated wait is longer than this, telling the visitor the estimate, instead of letting them wait that long. Empty: no limit.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
     ]

@@ -6,22 +6,28 @@
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
 -- ARGV[7] the demo's key prefix, "lineup:{slug}:"
+-- ARGV[8] the settings version the caller checked the inputs against ("": do not check)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq}
---      or {"full", waiting} | {"too_long", rank} | {"owner_limit", active}
---      | {"disabled"} | {"no_config"}.
+--      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
+--      | {"owner_limit", active, avg run, avg batch} | {"disabled"} | {"no_config"}
+--      | {"stale"} (the settings changed since the caller read them: read them again).
 local WAKE_MARK_MS = 2000
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end
-local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency', 'max_per_owner')
+local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency', 'max_per_owner', 'version')
+if ARGV[8] ~= '' and (cfg[5] or '0') ~= ARGV[8] then
+  return {'stale'}
+end
 if cfg[1] ~= '1' then
   return {'disabled'}
 end
+local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 
 local function refuse(reason, detail)
   redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
-  return {reason, detail}
+  return {reason, detail, stats[1] or '', stats[2] or ''}
 end
 
 local limit = tonumber(cfg[4] or '')
@@ -79,6 +85,5 @@ local wake = 0
 if free > 0 and redis.call('SET', ARGV[7] .. 'woken', '1', 'NX', 'PX', WAKE_MARK_MS) then
   wake = 1
 end
-local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 local seq = redis.call('GET', ARGV[7] .. 'seq') or '0'
 return {'ok', ticket, waiting, wake, stats[1] or '', stats[2] or '', tostring(now), seq}

@@ -32,22 +32,33 @@ class Cluster:
 
     def worker(self, pool: str, concurrency: int = 1) -> subprocess.Popen:
         command = processes.worker_command(
-            pools=[pool], concurrency=concurrency, name=f"w{uuid.uuid4().hex[:6]}", loglevel="WARNING"
+            pools=[pool],
+            concurrency=concurrency,
+            name=f"w{uuid.uuid4().hex[:6]}",
+            loglevel="WARNING",
         )
         log = open(self.folder / f"worker-{len(self.processes)}.log", "w")
-        process = processes.start(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = processes.start(
+            command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
         self.processes.append(process)
         return process
 
     def daphne(self) -> int:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-            cwd=ROOT, env={**os.environ, **self.env}, check=True,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            check=True,
         )
         port = embedded_redis.free_port()
         log = open(self.folder / f"daphne-{port}.log", "w")
         process = processes.start(
-            processes.daphne_command(port=port), env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            processes.daphne_command(port=port),
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
         processes.wait_for_port(port, process=process)

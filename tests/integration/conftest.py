@@ -10,7 +10,12 @@ def publish(slug):
 
     def publish(**fields) -> dict[str, str]:
         # "nowhere": no worker serves this pool, so the test alone drives the line.
-        values = {"slug": slug, "title": slug, "function": "identity_text", "worker_pool": "nowhere"} | fields
+        values = {
+            "slug": slug,
+            "title": slug,
+            "function": "identity_text",
+            "worker_pool": "nowhere",
+        } | fields
         config = Demo(**values).queue_config()
         get_store().publish_config(slug, config)
         return config

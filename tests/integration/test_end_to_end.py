@@ -138,8 +138,8 @@ async def occupy_slow_demo(stack, stack_of_visitors, steps: int) -> None:
     """Fill both of the slow demo's slots for `steps` half-seconds."""
     for _ in range(2):
         blocker = await stack_of_visitors.enter_async_context(visitor(stack))
-        joined = await blocker.join("slow-steps", [steps])
-        await blocker.next(lambda f: f.get("job") == joined["job"] and f["msg"] == "process_starts")
+        job = (await blocker.join("slow-steps", [steps]))["job"]
+        await blocker.next(lambda f, job=job: f.get("job") == job and f["msg"] == "process_starts")
 
 
 def test_cancel_while_waiting_never_runs_and_moves_others_up(stack):
@@ -150,10 +150,16 @@ def test_cancel_while_waiting_never_runs_and_moves_others_up(stack):
             stayer = await visitors.enter_async_context(visitor(stack))
             quit_job = (await quitter.join("slow-steps", [1]))["job"]
             stay_job = (await stayer.join("slow-steps", [1]))["job"]
-            first = await stayer.next(lambda f: f.get("job") == stay_job and f["msg"] == "estimation")
+            first = await stayer.next(
+                lambda f: f.get("job") == stay_job and f["msg"] == "estimation"
+            )
             await quitter.send({"msg": "cancel", "demo": "slow-steps", "job": quit_job})
-            cancelled = await quitter.next(lambda f: f.get("job") == quit_job and f["msg"] == "cancelled")
-            moved = await stayer.next(lambda f: f.get("job") == stay_job and f["msg"] == "estimation")
+            cancelled = await quitter.next(
+                lambda f: f.get("job") == quit_job and f["msg"] == "cancelled"
+            )
+            moved = await stayer.next(
+                lambda f: f.get("job") == stay_job and f["msg"] == "estimation"
+            )
             stayed = await stayer.until_done(stay_job)
             # By now the line is empty: had the cancelled job run, its frames would be here.
             await asyncio.sleep(0.5)
@@ -179,13 +185,17 @@ def test_reconnecting_in_time_keeps_the_place_and_leaving_loses_it(stack):
                 gone_job = (await other.join("slow-steps", [1]))["job"]
             behind = await visitors.enter_async_context(visitor(stack))
             behind_job = (await behind.join("slow-steps", [1]))["job"]
-            first = await behind.next(lambda f: f.get("job") == behind_job and f["msg"] == "estimation")
+            first = await behind.next(
+                lambda f: f.get("job") == behind_job and f["msg"] == "estimation"
+            )
 
             await asyncio.sleep(0.5)  # well within the 2 s grace
             async with visitor(stack, additional_headers=returning) as me:
                 await me.send({"msg": "resume", "demo": "slow-steps", "job": my_job})
                 resumed = await me.next(lambda f: f.get("job") == my_job)
-                moved = await behind.next(lambda f: f.get("job") == behind_job and f["msg"] == "estimation")
+                moved = await behind.next(
+                    lambda f: f.get("job") == behind_job and f["msg"] == "estimation"
+                )
                 mine = await me.until_done(my_job)
             async with visitor(stack, additional_headers=leaving) as other:
                 await other.send({"msg": "resume", "demo": "slow-steps", "job": gone_job})
@@ -202,10 +212,16 @@ def test_reconnecting_in_time_keeps_the_place_and_leaving_loses_it(stack):
 
 def test_full_line_and_bad_input_are_refused_clearly(stack):
     demo = Demo(
-        slug="full-line", title="Full", function="identity_text", max_size=1, max_jobs_per_visitor=None,
+        slug="full-line",
+        title="Full",
+        function="identity_text",
+        max_size=1,
+        max_jobs_per_visitor=None,
         worker_pool="nowhere",
     )
-    redis.Redis.from_url(stack.redis_url).hset(key("full-line", "config"), mapping=demo.queue_config())
+    redis.Redis.from_url(stack.redis_url).hset(
+        key("full-line", "config"), mapping=demo.queue_config()
+    )
 
     async def scenario():
         async with visitor(stack) as me:
@@ -221,7 +237,11 @@ def test_full_line_and_bad_input_are_refused_clearly(stack):
 
     first, refused, bad, unknown, garbage, cancelled = asyncio.run(scenario())
     assert first["msg"] == "joined"
-    assert refused["msg"] == "queue_full" and refused["code"] == "queue_full" and "full" in refused["message"]
+    assert (
+        refused["msg"] == "queue_full"
+        and refused["code"] == "queue_full"
+        and "full" in refused["message"]
+    )
     assert (bad["msg"], bad["code"]) == ("error", "invalid_input")
     assert (unknown["msg"], unknown["code"]) == ("error", "unknown_demo")
     assert (garbage["msg"], garbage["code"]) == ("error", "bad_frame")
@@ -272,9 +292,16 @@ def test_admin_accepts_the_printed_login(stack):
     page = opener.open(stack.base_url + "/admin/login/").read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     form = urllib.parse.urlencode(
-        {"username": stack.admin_user, "password": stack.admin_password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+        {
+            "username": stack.admin_user,
+            "password": stack.admin_password,
+            "csrfmiddlewaretoken": token,
+            "next": "/admin/",
+        }
     ).encode()
-    request = urllib.request.Request(stack.base_url + "/admin/login/", data=form, headers={"Referer": stack.base_url})
+    request = urllib.request.Request(
+        stack.base_url + "/admin/login/", data=form, headers={"Referer": stack.base_url}
+    )
     landing = opener.open(request).read().decode()
     assert "Log out" in landing
     listing = opener.open(stack.base_url + "/admin/models_registry/demo/").read().decode()

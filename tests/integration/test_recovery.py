@@ -10,23 +10,31 @@ from queueapp.store import Ending, get_store
 
 
 def join(slug, job_id, owner=None):
-    return get_store().join(slug, job_id=job_id, owner=owner or job_id, channel=f"ch-{job_id}", inputs=["v"])
+    return get_store().join(
+        slug, job_id=job_id, owner=owner or job_id, channel=f"ch-{job_id}", inputs=["v"]
+    )
 
 
 def test_a_visitor_may_have_only_so_many_active_jobs(slug, publish):
     publish(max_jobs_per_visitor=2)
     store = get_store()
-    assert [join(slug, j, owner="me").status for j in ("a", "b", "c")] == ["ok", "ok", "owner_limit"]
+    assert [join(slug, j, owner="me").status for j in ("a", "b", "c")] == [
+        "ok",
+        "ok",
+        "owner_limit",
+    ]
     assert join(slug, "d", owner="someone else").status == "ok"
     taken = store.take_batch(slug, slot="s")
-    store.finish_batch(slug, slot="s", endings=[Ending(taken.jobs[0].id, "completed", [])], duration=0.1)
+    store.finish_batch(
+        slug, slot="s", endings=[Ending(taken.jobs[0].id, "completed", [])], duration=0.1
+    )
     assert join(slug, "c", owner="me").status == "ok"
     assert store.counters(slug)["rejected_owner_limit"] == "1"
 
 
 def test_max_wait_refuses_a_join_and_says_the_eta(slug, publish):
     publish(expected_seconds=10, max_wait_seconds=25, max_jobs_per_visitor=None)
-    for i in range(2):  # ETAs 10 s and 20 s
+    for _ in range(2):  # ETAs 10 s and 20 s
         services.job_submit(slug=slug, data=["x"], owner="o", channel="")
     with pytest.raises(services.QueueError) as refused:
         services.job_submit(slug=slug, data=["x"], owner="o", channel="")
@@ -45,14 +53,21 @@ def test_jobs_of_a_dead_worker_go_back_to_the_front(slug, publish, settings):
     assert [job.id for job in store.take_batch(slug, slot="doomed").jobs] == ["a", "b"]
     time.sleep(0.3)  # the worker died: its lease runs out
     reaped = store.reap(slug)
-    assert sorted((c.what, c.job_id) for c in reaped.changes) == [("requeued", "a"), ("requeued", "b")]
+    assert sorted((c.what, c.job_id) for c in reaped.changes) == [
+        ("requeued", "a"),
+        ("requeued", "b"),
+    ]
     assert reaped.wake is True
     assert store.ranks(slug, ["a", "b", "c"]) == ([0, 1, 2], 2)
     # The dead worker's late results are not taken; the new worker's are.
-    assert store.finish_batch(slug, slot="doomed", endings=[Ending("a", "completed", [])], duration=1) == [""]
+    assert store.finish_batch(
+        slug, slot="doomed", endings=[Ending("a", "completed", [])], duration=1
+    ) == [""]
     retaken = store.take_batch(slug, slot="alive")
     assert [job.id for job in retaken.jobs] == ["a", "b"]
-    assert store.finish_batch(slug, slot="alive", endings=[Ending("a", "completed", [])], duration=1) == ["ch-a"]
+    assert store.finish_batch(
+        slug, slot="alive", endings=[Ending("a", "completed", [])], duration=1
+    ) == ["ch-a"]
 
 
 def test_a_job_whose_workers_keep_dying_fails_after_the_attempt_limit(slug, publish, settings):

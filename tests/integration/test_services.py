@@ -69,7 +69,9 @@ def test_bad_input_is_refused_and_leaves_the_line_untouched(any_submit, slug, pu
     assert get_store().queue_size(slug) == 1
 
 
-def test_full_line_says_so_and_stores_no_upload(any_submit, slug, publish, image_data_url, settings, tmp_path):
+def test_full_line_says_so_and_stores_no_upload(
+    any_submit, slug, publish, image_data_url, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     publish(function="identity_image", max_size=1)
     any_submit(slug, [image_data_url])
@@ -104,7 +106,10 @@ def test_drain_runs_every_batch_and_records_outputs(slug, publish):
     publish(function="trim_words", batch=True, max_batch_size=3)
     jobs = [submit(slug, [word, 2], owner=word) for word in ("alpha", "beta", "gamma", "delta")]
     assert worker.drain_demo(slug) == 2
-    outputs = [outcome(slug, job, word).outputs for job, word in zip(jobs, ("alpha", "beta", "gamma", "delta"))]
+    outputs = [
+        outcome(slug, job, word).outputs
+        for job, word in zip(jobs, ("alpha", "beta", "gamma", "delta"))
+    ]
     assert outputs == [["al"], ["be"], ["ga"], ["de"]]
 
 

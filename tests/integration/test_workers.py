@@ -27,14 +27,21 @@ def cluster(tmp_path):
 
 def submit_many(slug: str, count: int, seconds: float, channel: str = "") -> list[str]:
     return [
-        services.job_submit(slug=slug, data=[f"{slug}/{n}", seconds], owner=f"v{n}", channel=channel).job_id
+        services.job_submit(
+            slug=slug, data=[f"{slug}/{n}", seconds], owner=f"v{n}", channel=channel
+        ).job_id
         for n in range(count)
     ]
 
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_concurrency_count_holds_across_worker_processes(cluster, slug, publish, limit):
-    publish(function="recorded_sleep", concurrency_count=limit, worker_pool=slug, max_jobs_per_visitor=None)
+    publish(
+        function="recorded_sleep",
+        concurrency_count=limit,
+        worker_pool=slug,
+        max_jobs_per_visitor=None,
+    )
     for _ in range(4):
         cluster.worker(slug)
     jobs = submit_many(slug, 24, 0.1)
@@ -47,7 +54,13 @@ def test_concurrency_count_holds_across_worker_processes(cluster, slug, publish,
 
 
 def test_batches_hold_at_most_max_batch_size_in_fifo_order(cluster, slug, publish):
-    publish(function="recorded_sleep_batch", batch=True, max_batch_size=4, concurrency_count=2, worker_pool=slug)
+    publish(
+        function="recorded_sleep_batch",
+        batch=True,
+        max_batch_size=4,
+        concurrency_count=2,
+        worker_pool=slug,
+    )
     for _ in range(4):
         cluster.worker(slug)
     jobs = submit_many(slug, 30, 0.05)
@@ -73,7 +86,13 @@ def test_a_lone_job_starts_at_once(cluster, slug, publish):
 
 def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     """20 kill -9s across 500 jobs: every job ends exactly once, delivered exactly once."""
-    publish(function="recorded_sleep_batch", batch=True, max_batch_size=4, concurrency_count=4, worker_pool=slug)
+    publish(
+        function="recorded_sleep_batch",
+        batch=True,
+        max_batch_size=4,
+        concurrency_count=4,
+        worker_pool=slug,
+    )
     workers = [cluster.worker(slug) for _ in range(4)]
 
     layer = get_channel_layer()
@@ -115,7 +134,9 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
         loop.close()
 
     store = get_store()
-    outcomes = [store.resume(slug, job_id=job, owner=f"v{n}", channel="") for n, job in enumerate(jobs)]
+    outcomes = [
+        store.resume(slug, job_id=job, owner=f"v{n}", channel="") for n, job in enumerate(jobs)
+    ]
     statuses = Counter(outcome.status for outcome in outcomes)
     assert set(statuses) <= {"completed", "failed"}, statuses
     assert all(o.error["code"] == "worker_lost" for o in outcomes if o.status == "failed")
@@ -137,7 +158,10 @@ def test_a_job_past_its_timeout_fails_and_frees_its_slot(cluster, slug, publish)
     store = get_store()
     failed = store.resume(slug, job_id=stuck.job_id, owner="a", channel="")
     assert failed.status == "failed"
-    assert failed.error == {"code": "timeout", "message": "The job ran longer than its time limit of 1 s."}
+    assert failed.error == {
+        "code": "timeout",
+        "message": "The job ran longer than its time limit of 1 s.",
+    }
     assert store.resume(slug, job_id=quick.job_id, owner="b", channel="").status == "completed"
     # The quick job ran while the stuck one still slept: the timeout had freed the slot.
     (quick_run,) = read_runs(slug)
@@ -176,19 +200,35 @@ def test_admin_changes_apply_to_the_next_join_and_batch(cluster, slug, admin_cli
     from models_registry.models import Demo
 
     url = "/admin/models_registry/demo/"
-    created = admin_client.post(url + "add/", admin_form(Demo(
-        slug=slug, title="Live", function="recorded_sleep_batch", batch=True, max_batch_size=2,
-        concurrency_count=1, max_size=2, max_jobs_per_visitor=None, worker_pool=slug,
-    )))
+    created = admin_client.post(
+        url + "add/",
+        admin_form(
+            Demo(
+                slug=slug,
+                title="Live",
+                function="recorded_sleep_batch",
+                batch=True,
+                max_batch_size=2,
+                concurrency_count=1,
+                max_size=2,
+                max_jobs_per_visitor=None,
+                worker_pool=slug,
+            )
+        ),
+    )
     assert created.status_code == 302
     demo = Demo.objects.get(slug=slug)
 
     def change(**fields) -> None:
-        response = admin_client.post(f"{url}{demo.pk}/change/", admin_form(Demo.objects.get(pk=demo.pk), **fields))
+        response = admin_client.post(
+            f"{url}{demo.pk}/change/", admin_form(Demo.objects.get(pk=demo.pk), **fields)
+        )
         assert response.status_code == 302
 
     def submit(n: int, seconds: float) -> str:
-        return services.job_submit(slug=slug, data=[f"{slug}/{n}", seconds], owner="v", channel="").job_id
+        return services.job_submit(
+            slug=slug, data=[f"{slug}/{n}", seconds], owner="v", channel=""
+        ).job_id
 
     cluster.worker(slug, concurrency=2)
     blocker = submit(0, 3)

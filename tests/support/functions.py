@@ -42,7 +42,9 @@ def recorded_sleep(label: str, seconds: float) -> str:
 
 
 @register(
-    inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)], outputs=[Text("Label")], batch=True
+    inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)],
+    outputs=[Text("Label")],
+    batch=True,
 )
 def recorded_sleep_batch(labels: list[str], seconds: list[float]) -> list[list[str]]:
     _record(labels, max(seconds))

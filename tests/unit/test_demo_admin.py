@@ -61,7 +61,9 @@ def test_saving_a_demo_publishes_its_queue_settings(slug):
 
 def test_load_demos_creates_the_builtin_demos_and_keeps_admin_changes():
     call_command("load_demos")
-    assert set(Demo.objects.values_list("slug", flat=True)) == {spec["slug"] for spec in BUILTIN_DEMOS}
+    assert set(Demo.objects.values_list("slug", flat=True)) == {
+        spec["slug"] for spec in BUILTIN_DEMOS
+    }
     Demo.objects.filter(slug="trim-words").update(max_batch_size=2)
     call_command("load_demos")
     assert Demo.objects.get(slug="trim-words").max_batch_size == 2
@@ -73,7 +75,14 @@ def test_admin_shows_queue_settings_and_refuses_bad_combinations(admin_client):
     call_command("load_demos")
     trim = Demo.objects.get(slug="trim-words")
     page = admin_client.get(f"/admin/models_registry/demo/{trim.pk}/change/").content.decode()
-    for label in ("Concurrency count", "Max size", "Max batch size", "Batch wait ms", "Api open", "Worker pool"):
+    for label in (
+        "Concurrency count",
+        "Max size",
+        "Max batch size",
+        "Batch wait ms",
+        "Api open",
+        "Worker pool",
+    ):
         assert label in page
     assert "Changes apply to the next join or batch" in page
 

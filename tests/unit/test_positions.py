@@ -18,7 +18,14 @@ class Visitor:
 
 
 def change(seq, left=(), back=()):
-    return {"demo": "d", "seq": seq, "left": list(left), "back": list(back), "avg_run": None, "avg_batch": None}
+    return {
+        "demo": "d",
+        "seq": seq,
+        "left": list(left),
+        "back": list(back),
+        "avg_run": None,
+        "avg_batch": None,
+    }
 
 
 def waiter(visitor, ticket, rank, seq):

@@ -49,5 +49,9 @@ def test_describe_lists_inputs_and_outputs():
     assert described["inputs"][1]["choices"][0] == "grayscale"
     assert [(c["kind"], c["label"]) for c in described["outputs"]] == [("image", "Filtered image")]
     assert Number("n", minimum=1).describe() == {
-        "kind": "number", "label": "n", "minimum": 1, "maximum": None, "integer": False
+        "kind": "number",
+        "label": "n",
+        "minimum": 1,
+        "maximum": None,
+        "integer": False,
     }

@@ -8,7 +8,9 @@ class Command(BaseCommand):
     help = "Create the built-in demos that are missing. --reset puts back their built-in settings."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--reset", action="store_true", help="Overwrite admins' changes to built-in demos.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Overwrite admins' changes to built-in demos."
+        )
 
     def handle(self, *args, reset: bool = False, **options) -> None:
         for spec in BUILTIN_DEMOS:

@@ -31,7 +31,9 @@ class Command(BaseCommand):
         env = {"REDIS_URL": settings.REDIS_URL, "LINEUP_VAR_DIR": str(settings.VAR_DIR)}
         children = [
             processes.start(processes.daphne_command(host=host, port=port), env=env),
-            processes.start(processes.worker_command(pools=pools, concurrency=worker_threads), env=env),
+            processes.start(
+                processes.worker_command(pools=pools, concurrency=worker_threads), env=env
+            ),
         ]
         stopping = False
 
