@@ -126,9 +126,17 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
         for channel, e in zip(channels, endings)
         if channel
     ]
-    started.result()
-    events.send_all_sync(frames)
-    store.delivered(slug, [e.job_id for channel, e in zip(channels, endings) if channel])
+    started.result()  # a job's start reaches its visitor before its ending
+    told = [e.job_id for channel, e in zip(channels, endings) if channel]
+    # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
+    events.send_all_soon(frames).add_done_callback(lambda sent: _delivered(slug, told, sent))
+
+
+def _delivered(slug: str, job_ids: list[str], sent) -> None:
+    if sent.exception() is None:
+        get_store().delivered(slug, job_ids)
+    else:
+        log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
 
 
 def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
