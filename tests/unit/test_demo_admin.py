@@ -85,6 +85,7 @@ def test_admin_shows_queue_settings_and_refuses_bad_combinations(admin_client):
     ):
         assert label in page
     assert "Changes apply to the next join or batch" in page
+    assert "Queue statistics" in page and "Rejected: full / wait too long / visitor limit" in page
 
     form = {
         "title": "Echo",
