@@ -197,13 +197,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def _send_ending(self, job_id: str, status: str, outputs: Any, error: Any) -> None:
         self.finished.append(job_id)
         self._end(self.jobs.get(job_id, ""), job_id)
-        if status == "cancelled":
-            await self.send_json({"msg": "cancelled", "job": job_id})
-        else:  # completed, failed or expired
-            payload = outputs if status == "completed" else error
-            await self.send_json(
-                events.completed_frame(job_id, success=status == "completed", payload=payload)
-            )
+        await self.send_json(events.ending_frame(job_id, status, outputs, error))
 
     def _end(self, demo: str, job_id: str) -> None:
         self.jobs.pop(job_id, None)

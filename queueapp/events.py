@@ -57,6 +57,15 @@ def completed_frame(
     return {"msg": "process_completed", "job": job_id, "success": False, "error": payload}
 
 
+def ending_frame(job_id: str, status: str, outputs: Any, error: Any) -> dict[str, Any]:
+    """A recorded ending (a job's status and outcome as stored), for its visitor."""
+    if status == "cancelled":
+        return {"msg": "cancelled", "job": job_id}
+    if status == "completed":
+        return completed_frame(job_id, success=True, payload=outputs)
+    return completed_frame(job_id, success=False, payload=error)  # failed or expired
+
+
 async def send_all(direct: Frames, broadcasts: Frames = ()) -> None:
     """Send frames to reply channels and messages to groups, concurrently."""
     layer = get_channel_layer()

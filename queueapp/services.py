@@ -139,9 +139,10 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
             await _demo_config_async(store, slug),
             DemoStats(),
         )
-        function = demo_function(config, slug)
-        check = run_sync(_checked_inputs) if function.reads_files else _checked_inputs_async
-        function, inputs = await check(config, slug, data)
+        if demo_function(config, slug).reads_files:  # decoding files is work for a thread
+            function, inputs = await run_sync(_checked_inputs)(config, slug, data)
+        else:
+            function, inputs = _checked_inputs(config, slug, data)
         job_id = secrets.token_urlsafe(18)
         admission = await store.join(
             slug,
@@ -171,12 +172,6 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
 async def _demo_config_async(store, slug: str) -> dict[str, str]:
     config = await store.config(slug)
     return config if "function" in config else await run_sync(demo_config)(slug=slug)
-
-
-async def _checked_inputs_async(
-    config: dict[str, str], slug: str, data: object
-) -> tuple[InferenceFunction, list]:
-    return _checked_inputs(config, slug, data)
 
 
 async def _discard_inputs(function: InferenceFunction, inputs: list) -> None:
@@ -298,15 +293,8 @@ def demo_sweep(*, slug: str) -> list[Change]:
     for lost in store.undelivered(slug, older_than=UNDELIVERED_AFTER_SECONDS):
         if lost.job_id not in ended:
             ended.append(lost.job_id)
-            payload = lost.outputs if lost.status == "completed" else lost.error
-            direct.append(
-                (
-                    lost.channel,
-                    events.completed_frame(
-                        lost.job_id, success=lost.status == "completed", payload=payload
-                    ),
-                )
-            )
+            frame = events.ending_frame(lost.job_id, lost.status, lost.outputs, lost.error)
+            direct.append((lost.channel, frame))
     broadcasts = []
     if left or back:
         advanced = events.advanced_message(

@@ -116,6 +116,8 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     duration = time.monotonic() - began
     channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
+    # A job without a channel here had its ending recorded elsewhere (timeout, new worker).
+    recorded = [(channel, e) for channel, e in zip(channels, endings) if channel]
     frames = [
         (
             channel,
@@ -123,11 +125,10 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
                 e.job_id, success=e.status == "completed", payload=e.payload, duration=duration
             ),
         )
-        for channel, e in zip(channels, endings)
-        if channel
+        for channel, e in recorded
     ]
+    told = [e.job_id for _, e in recorded]
     started.result()  # a job's start reaches its visitor before its ending
-    told = [e.job_id for channel, e in zip(channels, endings) if channel]
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
     events.send_all_soon(frames).add_done_callback(lambda sent: _delivered(slug, told, sent))
 
