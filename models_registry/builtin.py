@@ -5,7 +5,7 @@ import time
 from PIL import Image as PILImage
 from PIL import ImageFilter, ImageOps
 
-from .components import Dropdown, Image, Slider, Text
+from .components import JSON, Checkbox, Dropdown, Image, Label, Number, Slider, Text
 from .registry import register
 
 
@@ -78,3 +78,83 @@ def sleepy_batch(texts: list[str]) -> list[list[str]]:
     """Sleeps 50 ms plus 1 ms per item, then echoes the batch: a model-like cost profile."""
     time.sleep(0.050 + 0.001 * len(texts))
     return [list(texts)]
+
+
+STORY = (
+    "Once upon a time {topic} joined a long line. Nobody pushed, nobody skipped ahead, and "
+    "every few moments the line told {topic} how far it had come. When the turn of {topic} "
+    "came at last, the answer was ready in a blink, and {topic} went home happy."
+)
+
+
+@register(
+    inputs=[Text("Topic", max_length=40, placeholder="a curious cat")],
+    outputs=[Text("Story")],
+)
+def tell_story(topic: str):
+    """Writes a short story a word at a time, streaming it as a language model would."""
+    words = STORY.format(topic=topic.strip() or "a visitor").split()
+    for count in range(1, len(words) + 1):
+        time.sleep(0.08)
+        yield " ".join(words[:count])
+
+
+COLOUR_NAMES = {
+    "basic": {
+        "black": (0, 0, 0),
+        "white": (255, 255, 255),
+        "gray": (128, 128, 128),
+        "red": (220, 40, 40),
+        "green": (40, 160, 60),
+        "blue": (40, 80, 220),
+        "yellow": (240, 220, 40),
+        "purple": (130, 60, 170),
+    },
+}
+COLOUR_NAMES["extended"] = {
+    **COLOUR_NAMES["basic"],
+    "orange": (245, 140, 30),
+    "pink": (240, 140, 190),
+    "brown": (120, 75, 40),
+    "cyan": (40, 200, 220),
+}
+
+
+def _nearest(pixel: tuple[int, int, int], names: dict[str, tuple[int, int, int]]) -> str:
+    return min(names, key=lambda n: sum((a - b) ** 2 for a, b in zip(pixel, names[n])))
+
+
+@register(
+    inputs=[
+        Image("Image"),
+        Dropdown("Colour names", choices=("basic", "extended"), default="extended"),
+        Slider("Colours to show", minimum=1, maximum=8, step=1, default=4),
+        Number("Minimum share (%)", minimum=0, maximum=100),
+        Checkbox("Ignore black, white and gray"),
+        Text("Note", max_length=200, placeholder="anything to keep with the report"),
+    ],
+    outputs=[Label("Main colours", top=8), JSON("Details"), Image("Swatches")],
+)
+def colour_report(image, palette, shown, min_share, ignore_neutral, note):
+    """Names the main colours of an image with their shares: every kind of input and output."""
+    names = COLOUR_NAMES[palette]
+    if ignore_neutral:
+        names = {n: c for n, c in names.items() if n not in ("black", "white", "gray")}
+    small = image.convert("RGB").resize((48, 48))
+    counts: dict[str, int] = {}
+    for pixel in small.getdata():
+        name = _nearest(pixel, names)
+        counts[name] = counts.get(name, 0) + 1
+    total = sum(counts.values())
+    shares = {n: c / total for n, c in counts.items() if 100 * c / total >= min_share}
+    top = dict(sorted(shares.items(), key=lambda item: item[1], reverse=True)[: int(shown)])
+    swatches = PILImage.new("RGB", (40 * max(1, len(top)), 40), "white")
+    for index, name in enumerate(top):
+        swatches.paste(names[name], (40 * index, 0, 40 * index + 40, 40))
+    details = {
+        "size": list(image.size),
+        "mode": image.mode,
+        "colours_found": len(counts),
+        "note": note,
+    }
+    return top, details, swatches

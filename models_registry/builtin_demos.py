@@ -52,4 +52,24 @@ BUILTIN_DEMOS = [
         "examples": [["Hello, Lineup!"]],
         "expected_seconds": 0.01,
     },
+    {
+        "slug": "story",
+        "title": "Story stream",
+        "description": "Writes a short story about your topic, streaming it a word at a time.",
+        "function": "tell_story",
+        "examples": [["a curious cat"], ["the night train"]],
+        "expected_seconds": 4,
+        "concurrency_count": 2,
+    },
+    {
+        "slug": "colour-report",
+        "title": "Colour report",
+        "description": "Names the main colours of an image. Uses every kind of input and output.",
+        "function": "colour_report",
+        "examples": [
+            ["/static/lineup/examples/gradient.png", "extended", 4, 1, False, "a gradient"],
+            ["/static/lineup/examples/stripes.png", "basic", 3, 5, True, "stripes"],
+        ],
+        "expected_seconds": 0.1,
+    },
 ]

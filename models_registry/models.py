@@ -58,7 +58,7 @@ class Demo(models.Model):
     max_jobs_per_visitor = models.PositiveIntegerField(
         null=True,
         blank=True,
-        default=1,
+        default=3,
         validators=[MinValueValidator(1)],
         help_text="How many jobs one visitor (browser session or API caller) may have waiting or "
         "running in this demo at once. Empty: no limit.",

@@ -7,6 +7,10 @@ registered name from this list; nothing typed in the admin is ever imported or e
 
 Batched functions follow Gradio's convention: they receive one list per input (the batch's
 values of that input, in order) and return one list per output.
+
+A generator function streams: each value it yields is its whole output so far (the text
+written up to now, the image refined up to now), shown to the visitor as it comes; the
+last value yielded is the result. Streaming functions take one job at a time.
 """
 
 import inspect
@@ -31,6 +35,7 @@ class InferenceFunction:
     batch: bool
     description: str
     wants_progress: bool
+    streams: bool = False
 
     @property
     def reads_files(self) -> bool:
@@ -64,6 +69,7 @@ class InferenceFunction:
             "name": self.name,
             "description": self.description,
             "batch": self.batch,
+            "streams": self.streams,
             "inputs": [c.describe() for c in self.inputs],
             "outputs": [c.describe() for c in self.outputs],
         }
@@ -92,6 +98,9 @@ def register(
         key = name or func.__name__
         if key in _functions and _functions[key].func is not func:
             raise ValueError(f"an inference function named {key!r} is already registered")
+        streams = inspect.isgeneratorfunction(func)
+        if streams and batch:
+            raise ValueError(f"{key!r}: a generator function streams one job; it cannot batch")
         _functions[key] = InferenceFunction(
             name=key,
             func=func,
@@ -100,6 +109,7 @@ def register(
             batch=batch,
             description=description or inspect.getdoc(func) or "",
             wants_progress="progress" in inspect.signature(func).parameters,
+            streams=streams,
         )
         return func
 

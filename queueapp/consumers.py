@@ -142,6 +142,11 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         elif resumed.status == "running":
             self.hub.run(demo, job_id, self)
             await self.send_json({"msg": "process_starts", "job": job_id})
+            # Where it had got to, so a refresh mid-run does not start from nothing.
+            if resumed.progress:
+                await self.send_json(events.progress_frame(job_id, resumed.progress))
+            if resumed.partial:
+                await self.send_json(events.generating_frame(job_id, resumed.partial))
         else:
             await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 

@@ -43,6 +43,24 @@ def advanced_message(
     }
 
 
+def progress_data(done: float, total: float | None, description: str) -> dict[str, Any]:
+    return {
+        "index": done,
+        "length": total,
+        "progress": (done / total) if total else None,
+        "desc": description,
+    }
+
+
+def progress_frame(job_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"msg": "progress", "job": job_id, "progress_data": [data]}
+
+
+def generating_frame(job_id: str, outputs: list[Any]) -> dict[str, Any]:
+    """A streaming function's output so far."""
+    return {"msg": "process_generating", "job": job_id, "output": {"data": outputs}}
+
+
 def completed_frame(
     job_id: str, *, success: bool, payload: Any, duration: float | None = None
 ) -> dict[str, Any]:

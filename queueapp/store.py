@@ -112,7 +112,8 @@ class Reaped:
 
 @dataclass(frozen=True)
 class Resumed:
-    """A job as its owner finds it again: status, ticket, rank (-1 unless waiting), outcome."""
+    """A job as its owner finds it again: status, ticket, rank (-1 unless waiting), outcome,
+    and while it runs, its latest progress and partial output (None when there is none)."""
 
     status: str
     ticket: int = 0
@@ -120,6 +121,8 @@ class Resumed:
     outputs: Any = None
     error: Any = None
     seq: int = 0
+    progress: Any = None
+    partial: Any = None
 
 
 class QueueStore:
@@ -189,6 +192,11 @@ class QueueStore:
         raise NotImplementedError
 
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
+        raise NotImplementedError
+
+    def note_live(self, slug: str, job_ids: list[str], field: str, values: list[Any]) -> list[str]:
+        """Keep running jobs' latest `progress` or `partial` output; return each job's reply
+        channel now ("" for a job that no longer runs)."""
         raise NotImplementedError
 
     def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:
@@ -450,6 +458,14 @@ class RedisQueueStore(QueueStore):
             outputs=_json(reply[3]),
             error=_json(reply[4]),
             seq=int(reply[5]),
+            progress=_json(reply[6]),
+            partial=_json(reply[7]),
+        )
+
+    def note_live(self, slug: str, job_ids: list[str], field: str, values: list[Any]) -> list[str]:
+        return self.scripts["live"](
+            keys=[job_key(slug, job_id) for job_id in job_ids],
+            args=[field, *(json.dumps(value) for value in values)],
         )
 
     def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:

@@ -16,8 +16,8 @@ from .store import Ending, Taken, TakenJob, get_store
 
 log = logging.getLogger(__name__)
 
-# At most this many progress frames per second reach a job's page.
-PROGRESS_FRAMES_PER_SECOND = 10
+# At most this many progress frames, and as many partial outputs, reach a job's page a second.
+LIVE_FRAMES_PER_SECOND = 10
 
 
 class BatchError(Exception):
@@ -112,7 +112,7 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 
     began = time.monotonic()
-    endings = compute_endings(function_name, jobs)
+    endings = compute_endings(slug, function_name, jobs)
     duration = time.monotonic() - began
     channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
 
@@ -140,7 +140,7 @@ def _delivered(slug: str, job_ids: list[str], sent) -> None:
         log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
 
 
-def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
+def compute_endings(slug: str, function_name: str, jobs: list[TakenJob]) -> list[Ending]:
     """Run the function over the batch and say how each job ended."""
     try:
         function = get_function(function_name)
@@ -164,13 +164,11 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
             endings[job.id] = Ending(job.id, "failed", error)
 
     if loaded:
+        live = LiveUpdates(slug, [job.id for job in loaded])
         try:
-            outputs = call_function(
-                function, arguments, progress_to=[(job.channel, job.id) for job in loaded]
-            )
+            outputs = call_function(function, arguments, live=live)
             for job, values in zip(loaded, outputs):
-                data = [c.dump(v) for c, v in zip(function.outputs, values)]
-                endings[job.id] = Ending(job.id, "completed", data)
+                endings[job.id] = Ending(job.id, "completed", dump_outputs(function, values))
         except Exception as exc:
             log.exception("demo function %s failed on a batch of %d", function.name, len(loaded))
             message = str(exc) or exc.__class__.__name__
@@ -181,20 +179,34 @@ def compute_endings(function_name: str, jobs: list[TakenJob]) -> list[Ending]:
     return [endings[job.id] for job in jobs]
 
 
+def dump_outputs(function: InferenceFunction, values: list[Any]) -> list[Any]:
+    return [c.dump(v) for c, v in zip(function.outputs, values)]
+
+
 def call_function(
-    function: InferenceFunction, arguments: list[list[Any]], *, progress_to: list[tuple[str, str]]
+    function: InferenceFunction, arguments: list[list[Any]], *, live: "LiveUpdates"
 ) -> list[list[Any]]:
-    """Call the function on one job, or on a batch in Gradio's convention; one row of outputs per job."""
+    """Call the function on one job, or on a batch in Gradio's convention; one row of outputs
+    per job. A streaming function's partial outputs go to its visitor as they come."""
     kwargs = {}
     if function.wants_progress:
-        kwargs["progress"] = _progress_reporter(progress_to)
+        kwargs["progress"] = live.progress
     n_outputs = len(function.outputs)
+
+    def row(result: Any) -> list[Any]:
+        return list(result) if n_outputs > 1 else [result]
+
+    if function.streams:
+        (values,) = arguments  # streaming functions take one job at a time
+        last = None
+        for last in function.func(*values, **kwargs):
+            live.partial(lambda value=last: dump_outputs(function, row(value)))
+        if last is None:
+            raise BatchError("a streaming function must yield at least one output")
+        return [row(last)]
+
     if not function.batch:
-        rows = []
-        for values in arguments:
-            result = function.func(*values, **kwargs)
-            rows.append(list(result) if n_outputs > 1 else [result])
-        return rows
+        return [row(function.func(*values, **kwargs)) for values in arguments]
 
     columns = [list(column) for column in zip(*arguments)]
     result = function.func(*columns, **kwargs)
@@ -202,33 +214,50 @@ def call_function(
         raise BatchError(f"a batched function must return {n_outputs} list(s), one per output")
     if any(len(column) != len(arguments) for column in result):
         raise BatchError("a batched function must return one value per job for each output")
-    return [list(row) for row in zip(*result)]
+    return [list(r) for r in zip(*result)]
 
 
-def _progress_reporter(targets: list[tuple[str, str]]):
-    last_sent = 0.0
+class LiveUpdates:
+    """Tells a running batch's visitors how it goes: progress, and a streaming function's
+    partial outputs. Each kind is sent at most LIVE_FRAMES_PER_SECOND times a second, and
+    the latest is kept in the job, so a visitor who reconnects mid-run sees it at once."""
 
-    def progress(done: float, total: float | None = None, description: str = "") -> None:
-        nonlocal last_sent
+    def __init__(self, slug: str, job_ids: list[str]):
+        self.slug = slug
+        self.job_ids = job_ids
+        self.last_sent = {"progress": 0.0, "partial": 0.0}
+
+    def _due(self, field: str, force: bool = False) -> bool:
         now = time.monotonic()
-        finished = total is not None and done >= total
-        if now - last_sent < 1 / PROGRESS_FRAMES_PER_SECOND and not finished:
-            return
-        last_sent = now
-        data = {
-            "index": done,
-            "length": total,
-            "progress": (done / total) if total else None,
-            "desc": description,
-        }
+        if not force and now - self.last_sent[field] < 1 / LIVE_FRAMES_PER_SECOND:
+            return False
+        self.last_sent[field] = now
+        return True
+
+    def _send(self, field: str, value: Any, frame: dict[str, Any]) -> None:
+        channels = get_store().note_live(
+            self.slug, self.job_ids, field, [value] * len(self.job_ids)
+        )
         events.send_all_sync(
             [
-                (channel, {"msg": "progress", "job": job_id, "progress_data": [data]})
-                for channel, job_id in targets
+                (channel, {**frame, "job": job_id})
+                for channel, job_id in zip(channels, self.job_ids)
+                if channel
             ]
         )
 
-    return progress
+    def progress(self, done: float, total: float | None = None, description: str = "") -> None:
+        """What a function calls to report how far it has got."""
+        if not self._due("progress", force=total is not None and done >= total):
+            return
+        data = events.progress_data(done, total, description)
+        self._send("progress", data, events.progress_frame("", data))
+
+    def partial(self, dump) -> None:
+        """A streaming function yielded; `dump()` gives the output as the page shows it."""
+        if self._due("partial"):
+            data = dump()
+            self._send("partial", data, events.generating_frame("", data))
 
 
 def sweep_forever(stop: threading.Event) -> None:

@@ -56,6 +56,19 @@ class Stack:
         )
         return result.stdout
 
+    def add_demo(self, slug: str, **fields) -> str:
+        """Create a demo as an admin would; its settings reach the queue on save."""
+        fields = {"title": slug, **fields}
+        self.manage(
+            "shell",
+            "-c",
+            "from models_registry.models import Demo\n"
+            f"demo = Demo(slug={slug!r}, **{fields!r})\n"
+            "demo.full_clean()\n"
+            "demo.save()",
+        )
+        return slug
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:

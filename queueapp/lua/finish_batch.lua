@@ -22,7 +22,7 @@ for i = 3, #KEYS do
       field = 'error'
     end
     redis.call('HSET', KEYS[i], 'status', status, field, payload, 'finished', tostring(now))
-    redis.call('HDEL', KEYS[i], 'inputs')
+    redis.call('HDEL', KEYS[i], 'inputs', 'progress', 'partial')
     redis.call('EXPIRE', KEYS[i], ARGV[1])
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)

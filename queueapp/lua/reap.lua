@@ -22,7 +22,7 @@ end
 local function forget(key, id, owner, status, payload)
   redis.call('ZADD', ARGV[1] .. 'outbox', now, id)
   redis.call('HSET', key, 'status', status, 'error', payload, 'finished', tostring(now))
-  redis.call('HDEL', key, 'inputs')
+  redis.call('HDEL', key, 'inputs', 'progress', 'partial')
   redis.call('EXPIRE', key, ARGV[3])
   redis.call('SREM', ARGV[1] .. 'owner:' .. (owner or ''), id)
   redis.call('HINCRBY', KEYS[6], status, 1)
@@ -55,7 +55,7 @@ for i = 1, #running, 2 do
     else
       -- Back to its old place: its ticket is older than every job still waiting.
       redis.call('HSET', key, 'status', 'waiting')
-      redis.call('HDEL', key, 'slot', 'started')
+      redis.call('HDEL', key, 'slot', 'started', 'progress', 'partial')
       redis.call('ZADD', KEYS[2], job[4], id)
       redis.call('HINCRBY', KEYS[6], 'requeued', 1)
       note('requeued', id, job[4], job[5])

@@ -1,6 +1,8 @@
 // Lineup's browser client: renders a demo's form, joins its line over one websocket per
-// tab, shows position, ETA and progress, and renders the result. No build step.
-// The job id is kept in sessionStorage, so a refresh resumes the job instead of losing it.
+// tab, shows position, ETA, progress and streamed output, and renders the result. No build
+// step. The job id is kept in sessionStorage, so a refresh resumes the job instead of losing
+// it; a lost connection is retried with growing pauses and the job resumed. The frames are
+// those of docs/protocol.md.
 
 const page = JSON.parse(document.getElementById("lineup-page").textContent);
 const storageKey = `lineup:job:${page.demo}`;
@@ -75,7 +77,10 @@ const inputs = {
     node.append(preview);
     return {
       node,
-      get: () => dataUrl,
+      get: () => {
+        if (!dataUrl) throw new Error(`choose an image for "${c.label}"`);
+        return dataUrl;
+      },
       set: async (url) => { show(await readAsDataUrl(await (await fetch(url)).blob())); },
     };
   },
@@ -177,28 +182,65 @@ function formatEta(seconds) {
 
 // ---- socket -------------------------------------------------------------------------------
 
+const HEARTBEAT_MS = 20000; // a ping this often; a socket silent for twice as long is dead
 let socket = null;
 let retryDelay = 500;
+let lastHeard = Date.now();
 let currentJob = sessionStorage.getItem(storageKey);
 let firstRank = null;
+let retryTimer = null;
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${page.socket}`);
   socket.addEventListener("open", () => {
     retryDelay = 500;
-    if (currentJob) send({ msg: "resume", demo: page.demo, job: currentJob });
+    lastHeard = Date.now();
+    if (currentJob) {
+      busy(true);
+      send({ msg: "resume", demo: page.demo, job: currentJob });
+    }
   });
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("message", (event) => {
+    lastHeard = Date.now();
+    handle(JSON.parse(event.data));
+  });
   socket.addEventListener("close", () => {
     if (currentJob) status("Connection lost; reconnecting. Your place in line is kept.", "warn");
-    setTimeout(connect, retryDelay);
+    // Growing pauses with some jitter, so a restarted server is not hit by every tab at once.
+    setTimeout(connect, retryDelay * (0.75 + Math.random() / 2));
     retryDelay = Math.min(retryDelay * 2, 10000);
   });
 }
 
+setInterval(() => {
+  if (socket.readyState !== WebSocket.OPEN) return;
+  if (Date.now() - lastHeard > 2 * HEARTBEAT_MS) socket.close();
+  else send({ msg: "ping" });
+}, HEARTBEAT_MS);
+
 function send(frame) {
+  if (socket.readyState !== WebSocket.OPEN) {
+    status("Not connected yet; try again in a moment.", "warn");
+    busy(Boolean(currentJob));
+    return;
+  }
   socket.send(JSON.stringify(frame));
+}
+
+function retryCountdown(seconds) {
+  clearInterval(retryTimer);
+  const tick = () => {
+    if (seconds <= 0) {
+      clearInterval(retryTimer);
+      status("The line for this demo was full. You can try again now.", "warn");
+      return;
+    }
+    status(`The line for this demo is full. Please try again in ${seconds} s.`, "warn");
+    seconds -= 1;
+  };
+  tick();
+  retryTimer = setInterval(tick, 1000);
 }
 
 function finish() {
@@ -227,6 +269,7 @@ function handle(frame) {
     }
     case "process_starts":
       busy(true);
+      $("cancel").hidden = true; // only a waiting job can be cancelled
       status("Running…");
       bar(null);
       break;
@@ -236,6 +279,10 @@ function handle(frame) {
       if (p.progress !== null) bar(p.progress);
       break;
     }
+    case "process_generating":
+      status("Running: streaming the output…");
+      renderOutputs(frame.output.data);
+      break;
     case "process_completed":
       finish();
       bar(null);
@@ -253,14 +300,21 @@ function handle(frame) {
       break;
     case "queue_full":
       finish();
-      status(`${frame.message}`, "warn");
+      retryCountdown(frame.retry_after ?? 5);
       break;
     case "error":
       if (frame.code === "unknown_job") finish();
       if (!currentJob) busy(false);
-      status(frame.message, "error");
+      status(errorText(frame), "error");
       break;
   }
+}
+
+function errorText(frame) {
+  if (frame.code === "invalid_input" || frame.code === "input_too_large") {
+    return `Check your inputs: ${frame.message}`;
+  }
+  return frame.message;
 }
 
 function renderOutputs(values) {
@@ -285,6 +339,7 @@ $("demo-form").addEventListener("submit", (event) => {
     status(`Check your inputs: ${error.message}`, "error");
     return;
   }
+  clearInterval(retryTimer);
   $("outputs").replaceChildren();
   status("Joining the line…");
   busy(true);
@@ -295,4 +350,5 @@ $("cancel").addEventListener("click", () => {
   if (currentJob) send({ msg: "cancel", demo: page.demo, job: currentJob });
 });
 
+if (currentJob) status("Finding your place in line…");
 connect();

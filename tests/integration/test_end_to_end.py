@@ -113,6 +113,42 @@ def test_slow_demo_reports_progress_in_steps(stack):
     assert frames[-1]["output"]["data"] == ["finished 3 steps"]
 
 
+def test_generator_demo_streams_partial_outputs(stack):
+    async def scenario():
+        async with visitor(stack) as me:
+            joined = await me.join("story", ["a fox"])
+            return await me.until_done(joined["job"])
+
+    frames = asyncio.run(scenario())
+    kinds = [frame["msg"] for frame in frames]
+    assert kinds.index("process_starts") < kinds.index("process_generating")
+    partials = [f["output"]["data"][0] for f in frames if f["msg"] == "process_generating"]
+    assert len(partials) >= 10
+    # Each partial output is the story so far: a growing prefix of the result.
+    for shorter, longer in zip(partials, partials[1:]):
+        assert longer.startswith(shorter) and len(longer) > len(shorter)
+    final = frames[-1]["output"]["data"][0]
+    assert final.startswith(partials[-1]) and final.endswith("went home happy.")
+
+
+def test_a_reconnect_mid_run_shows_the_latest_progress(stack):
+    async def scenario():
+        headers = session_cookie(stack)
+        async with visitor(stack, additional_headers=headers) as me:
+            job = (await me.join("slow-steps", [6]))["job"]
+            before = await me.next(lambda f: f.get("msg") == "progress")
+        await asyncio.sleep(1.2)  # the job runs on while nobody listens
+        async with visitor(stack, additional_headers=headers) as me:
+            await me.send({"msg": "resume", "demo": "slow-steps", "job": job})
+            return before, await me.until_done(job)
+
+    before, frames = asyncio.run(scenario())
+    assert frames[0]["msg"] == "process_starts"
+    assert frames[1]["msg"] == "progress"
+    assert frames[1]["progress_data"][0]["index"] >= before["progress_data"][0]["index"] + 2
+    assert frames[-1]["output"]["data"] == ["finished 6 steps"]
+
+
 def test_positions_move_up_as_the_line_advances(stack):
     """Five visitors on the slow demo with 2 slots: the last sees its rank fall to 0."""
 

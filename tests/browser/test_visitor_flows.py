@@ -1,0 +1,217 @@
+"""What a visitor lives through in a real browser: waiting, two tabs, a refresh, cancelling,
+a full line, progress, streamed output, every component, and a phone-sized screen."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from queueapp.store import job_key, key
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+# Every text the element shows, kept in window.seen[name], so brief states are not missed.
+RECORD = """([name, selector, attribute]) => {
+  window.seen = window.seen || {};
+  const log = window.seen[name] = [];
+  const element = document.querySelector(selector);
+  const read = () => attribute ? element.getAttribute(attribute) : element.textContent;
+  new MutationObserver(() => { if (log.at(-1) !== read()) log.push(read()); })
+    .observe(element, {childList: true, characterData: true, subtree: true, attributes: true});
+}"""
+
+WAITING = "text=/next in line|Position \\d+ in line/"
+
+
+def record(page, name: str, selector: str, attribute: str | None = None) -> None:
+    page.evaluate(RECORD, [name, selector, attribute])
+
+
+def seen(page, name: str) -> list[str]:
+    return page.evaluate(f"window.seen[{name!r}]")
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    """Keep a screenshot: in LINEUP_SCREENSHOT_DIR when set (docs/screenshots), else aside."""
+    folder = Path(os.environ.get("LINEUP_SCREENSHOT_DIR") or tmp_path)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def line(stack) -> str:
+    """A slow demo that runs one job at a time, so the second visitor waits."""
+    return stack.add_demo(
+        f"t-line-{uuid.uuid4().hex[:8]}",
+        title="Slow line",
+        function="slow_steps",
+        concurrency_count=1,
+        expected_seconds=1.0,
+    )
+
+
+def open_demo(context, stack, slug: str):
+    page = context.new_page()
+    page.goto(f"{stack.base_url}/demos/{slug}/")
+    page.wait_for_function("document.querySelector('#status').textContent === 'Ready.'")
+    return page
+
+
+def submit_steps(page, steps: int) -> None:
+    page.get_by_label("Steps").fill(str(steps))
+    page.get_by_role("button", name="Submit").click()
+
+
+def result_text(page) -> str:
+    page.locator("#status[data-kind=success]").wait_for(timeout=30_000)
+    return page.locator("#outputs .result-text").inner_text()
+
+
+def test_two_tabs_each_get_their_own_result(stack, browser, line):
+    context = browser.new_context()
+    first, second = open_demo(context, stack, line), open_demo(context, stack, line)
+    record(second, "status", "#status")
+    submit_steps(first, 2)
+    first.locator("text=Running").wait_for()
+    submit_steps(second, 3)
+    assert result_text(first) == "finished 2 steps"
+    assert result_text(second) == "finished 3 steps"
+    assert any("Estimated wait" in text for text in seen(second, "status"))
+    context.close()
+
+
+def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
+    stack, browser, line, tmp_path
+):
+    ahead = open_demo(browser.new_context(), stack, line)
+    submit_steps(ahead, 6)
+    ahead.locator("text=Running").wait_for()
+
+    page = open_demo(browser.new_context(viewport={"width": 1100, "height": 700}), stack, line)
+    submit_steps(page, 1)
+    page.locator(WAITING).wait_for()
+    assert "Estimated wait" in page.locator("#status").inner_text()
+    job = page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')")
+    screenshot(page, "waiting", tmp_path)
+
+    page.reload()
+    page.locator(WAITING).wait_for()
+    assert page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')") == job
+    assert result_text(page) == "finished 1 steps"
+    assert result_text(ahead) == "finished 6 steps"
+    ahead.context.close()
+    page.context.close()
+
+
+def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
+    ahead = open_demo(browser.new_context(), stack, line)
+    submit_steps(ahead, 3)
+    ahead.locator("text=Running").wait_for()
+
+    page = open_demo(browser.new_context(), stack, line)
+    submit_steps(page, 1)
+    page.locator(WAITING).wait_for()
+    job = page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')")
+    page.get_by_role("button", name="Cancel").click()
+    page.locator("#status", has_text="Cancelled.").wait_for()
+
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    assert client.zscore(key(line, "waiting"), job) is None
+    assert client.hget(job_key(line, job), "status") == "cancelled"
+    assert page.get_by_role("button", name="Submit").is_enabled()
+    assert result_text(ahead) == "finished 3 steps"
+    assert page.locator("#outputs").inner_text() == ""
+    assert client.hget(job_key(line, job), "status") == "cancelled"  # it never ran
+    ahead.context.close()
+    page.context.close()
+
+
+def test_a_full_line_says_when_to_try_again(stack, browser):
+    slug = stack.add_demo(
+        f"t-full-{uuid.uuid4().hex[:8]}", function="slow_steps", concurrency_count=1, max_size=1
+    )
+    running = open_demo(browser.new_context(), stack, slug)
+    submit_steps(running, 4)
+    running.locator("text=Running").wait_for()
+    waiting = open_demo(browser.new_context(), stack, slug)
+    submit_steps(waiting, 1)
+    waiting.locator(WAITING).wait_for()
+
+    refused = open_demo(browser.new_context(), stack, slug)
+    submit_steps(refused, 1)
+    refused.locator("text=/line for this demo is full. Please try again in \\d+ s/").wait_for()
+    assert refused.locator("#status").get_attribute("data-kind") == "warn"
+    assert refused.get_by_role("button", name="Submit").is_enabled()
+    assert result_text(waiting) == "finished 1 steps"  # the others were untouched
+    for page in (running, waiting, refused):
+        page.context.close()
+
+
+def test_the_progress_bar_moves_for_the_slow_demo(stack, page):
+    page.goto(stack.base_url + "/demos/slow-steps/")
+    record(page, "bar", "#bar-fill", "style")
+    record(page, "status", "#status")
+    submit_steps(page, 6)
+    assert result_text(page) == "finished 6 steps"
+    widths = [int(style.split(":")[1].strip(" %;")) for style in seen(page, "bar") if style]
+    assert len(set(widths)) >= 4, widths
+    assert widths[-1] == 100
+    assert "Running: step 3 of 6" in seen(page, "status")
+
+
+def test_a_generator_demo_streams_its_output(stack, page):
+    page.goto(stack.base_url + "/demos/story/")
+    page.get_by_label("Topic").fill("a lighthouse")
+    record(page, "outputs", "#outputs")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("text=streaming the output").wait_for()
+    story = result_text(page)
+    assert story.startswith("Once upon a time a lighthouse") and story.endswith("home happy.")
+    partials = [text for text in seen(page, "outputs") if text.startswith("Story")]
+    assert len(partials) >= 5, partials
+    assert all(len(a) < len(b) for a, b in zip(partials, partials[1:]))
+
+
+def test_every_component_on_a_phone_sized_screen(stack, browser, tmp_path):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    page = open_demo(context, stack, "colour-report")
+    labels = ["Image", "Colour names", "Colours to show", "Minimum share (%)", "Note"]
+    for label in labels + ["Ignore black, white and gray"]:
+        assert page.get_by_label(label, exact=True).count() == 1, label
+
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status", has_text='choose an image for "Image"').wait_for()
+
+    page.get_by_role("button", name="Fill the form with example 1").click()
+    page.locator(".preview").wait_for(state="visible")
+    page.get_by_label("Minimum share (%)").fill("500")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status", has_text="Minimum share (%): must be at most 100").wait_for()
+
+    page.get_by_label("Minimum share (%)").fill("1")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=20_000)
+    assert page.locator(".output-label .confidence").count() == 4
+    assert '"note": "a gradient"' in page.locator(".output-json pre").inner_text()
+    page.wait_for_function("document.querySelector('.output-image img').naturalWidth === 160")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "phone", tmp_path)
+    context.close()
+
+
+def test_results_of_every_component_on_a_wide_screen(stack, page, tmp_path):
+    page.goto(stack.base_url + "/demos/colour-report/")
+    page.get_by_role("button", name="Fill the form with example 2").click()
+    page.locator(".preview").wait_for(state="visible")
+    assert page.get_by_label("Colour names").input_value() == "basic"
+    assert page.get_by_label("Ignore black, white and gray").is_checked()
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=20_000)
+    assert page.locator(".output-label .confidence").count() == 3
+    page.wait_for_function("document.querySelector('.output-image img').naturalWidth === 120")
+    screenshot(page, "done", tmp_path)
