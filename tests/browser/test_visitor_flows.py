@@ -47,6 +47,7 @@ def line(stack) -> str:
     return stack.add_demo(
         f"t-line-{uuid.uuid4().hex[:8]}",
         title="Slow line",
+        description="Takes half a second per step, one visitor at a time.",
         function="slow_steps",
         concurrency_count=1,
         expected_seconds=1.0,
