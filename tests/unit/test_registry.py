@@ -55,3 +55,15 @@ def test_describe_lists_inputs_and_outputs():
         "maximum": None,
         "integer": False,
     }
+
+
+def test_a_generator_function_streams_and_cannot_batch():
+    assert get_function("tell_story").streams is True
+    assert get_function("tell_story").describe()["streams"] is True
+    assert get_function("identity_text").streams is False
+
+    with pytest.raises(ValueError, match="cannot batch"):
+
+        @register(name="test_registry_stream", inputs=[Text("t")], outputs=[Text("t")], batch=True)
+        def streamed(texts):
+            yield texts
