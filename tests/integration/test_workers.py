@@ -248,8 +248,8 @@ def test_admin_changes_apply_to_the_next_join_and_batch(cluster, slug, admin_cli
     batches = [[int(label.split("/")[1]) for label in run["labels"]] for run in read_runs(slug)]
     assert batches == [[0], [1, 2, 3, 4], [5]]
 
-    # concurrency_count: 1, then 2.
-    change(concurrency_count=2)
+    # concurrency_count: 1, then 2 (with room in the line for all eight jobs at once).
+    change(concurrency_count=2, max_size=20)
     jobs = [submit(n, 0.5) for n in range(6, 14)]
     wait_until_ended(slug, jobs, timeout=30)
     assert max_overlap(read_runs(slug)[3:]) == 2
