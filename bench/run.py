@@ -35,6 +35,10 @@ os.environ.update(
         "LINEUP_VAR_DIR": str(FOLDER),
         "DJANGO_SETTINGS_MODULE": "demo_site.settings",
         "LOG_LEVEL": "WARNING",
+        # Every simulated visitor comes from this one address, at rates no person reaches.
+        "LINEUP_MAX_JOBS_PER_ADDRESS": "0",
+        "LINEUP_JOINS_PER_MINUTE_PER_ADDRESS": "0",
+        "LINEUP_JOINS_PER_MINUTE_PER_VISITOR": "0",
     }
 )
 

@@ -9,8 +9,13 @@ import sys
 import time
 from collections.abc import Sequence
 
+# How far above LINEUP_MAX_REQUEST_BYTES daphne drops a websocket message unread.
+DAPHNE_MESSAGE_MARGIN = 1024 * 1024
+
 
 def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
+    from django.conf import settings
+
     return [
         sys.executable,
         "-m",
@@ -23,6 +28,9 @@ def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
         "-1",
         "--ping-interval",
         "20",
+        # Above Lineup's own limit, which answers an oversized message with a clear error.
+        "--websocket-max-message-size",
+        str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN),
         "demo_site.asgi:application",
     ]
 

@@ -173,6 +173,9 @@ LINEUP_WORKER_LINGER_SECONDS = float(os.environ.get("LINEUP_WORKER_LINGER_SECOND
 LINEUP_MAX_ATTEMPTS = int(os.environ.get("LINEUP_MAX_ATTEMPTS", "3"))
 # How long a visitor whose connection closed keeps their place in line.
 LINEUP_RECONNECT_GRACE_SECONDS = float(os.environ.get("LINEUP_RECONNECT_GRACE_SECONDS", "30"))
+# How often each worker process announces itself to its pools; it counts as gone after
+# three missed announcements.
+LINEUP_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("LINEUP_WORKER_HEARTBEAT_SECONDS", "5"))
 # How often each worker process sweeps every demo's line (dead workers, timeouts, departures).
 LINEUP_SWEEP_SECONDS = float(os.environ.get("LINEUP_SWEEP_SECONDS", "1"))
 # Python modules to import for their @register'ed functions, besides entry points.
@@ -181,6 +184,31 @@ LINEUP_FUNCTION_MODULES = env_list("LINEUP_FUNCTION_MODULES")
 LINEUP_MAX_IMAGE_BYTES = int(os.environ.get("LINEUP_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 LINEUP_MAX_IMAGE_PIXELS = int(os.environ.get("LINEUP_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 LINEUP_MAX_TEXT_LENGTH = int(os.environ.get("LINEUP_MAX_TEXT_LENGTH", "10000"))
+# Limits on one visitor in a demo's line, besides the demo's own jobs-per-visitor setting:
+# jobs waiting or running from one network address, and joins a minute (admitted or not)
+# per visitor and per address. 0 turns a limit off.
+LINEUP_MAX_JOBS_PER_ADDRESS = int(os.environ.get("LINEUP_MAX_JOBS_PER_ADDRESS", "20"))
+LINEUP_JOINS_PER_MINUTE_PER_VISITOR = int(
+    os.environ.get("LINEUP_JOINS_PER_MINUTE_PER_VISITOR", "60")
+)
+LINEUP_JOINS_PER_MINUTE_PER_ADDRESS = int(
+    os.environ.get("LINEUP_JOINS_PER_MINUTE_PER_ADDRESS", "600")
+)
+# HTTP API requests of any kind a minute from one address.
+LINEUP_API_REQUESTS_PER_MINUTE_PER_ADDRESS = int(
+    os.environ.get("LINEUP_API_REQUESTS_PER_MINUTE_PER_ADDRESS", "1200")
+)
+# The largest websocket message or HTTP request body, in bytes: by default room for two
+# images of the largest size, base64-encoded. daphne's own limit is set a little above it,
+# so a larger message is refused with a clear error before daphne would drop the socket.
+LINEUP_MAX_REQUEST_BYTES = int(
+    os.environ.get("LINEUP_MAX_REQUEST_BYTES", str(2 * (LINEUP_MAX_IMAGE_BYTES * 4 // 3) + 65536))
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = LINEUP_MAX_REQUEST_BYTES
+# How long the websocket token a demo page hands out is good for, in seconds.
+LINEUP_SOCKET_TOKEN_SECONDS = int(os.environ.get("LINEUP_SOCKET_TOKEN_SECONDS", "3600"))
+# The longest a synchronous `predict` call waits for its result, in seconds.
+LINEUP_PREDICT_MAX_WAIT_SECONDS = float(os.environ.get("LINEUP_PREDICT_MAX_WAIT_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,7 @@ the inference function (Python values: str, float, bool, PIL images, dicts).
 import base64
 import binascii
 import io
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -21,6 +22,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
+
+from .files import result_link
 
 
 class InvalidInput(ValueError):
@@ -46,6 +49,10 @@ class Component:
     def clean(self, raw: Any) -> Any:
         return raw
 
+    def example_value(self) -> Any:
+        """A value this input accepts, for the API's examples."""
+        return None
+
     def load(self, stored: Any) -> Any:
         return stored
 
@@ -66,6 +73,9 @@ class Text(Component):
     max_length: int | None = None
     kind: ClassVar[str] = "text"
 
+    def example_value(self) -> str:
+        return self.placeholder or "hello"
+
     def clean(self, raw: Any) -> str:
         if not isinstance(raw, str):
             raise self._refuse("expected text")
@@ -84,6 +94,9 @@ class Number(Component):
     maximum: float | None = None
     integer: bool = False
     kind: ClassVar[str] = "number"
+
+    def example_value(self) -> float:
+        return getattr(self, "default", None) or self.minimum or 0
 
     def clean(self, raw: Any) -> float | int:
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
@@ -119,6 +132,9 @@ class Checkbox(Component):
     default: bool = False
     kind: ClassVar[str] = "checkbox"
 
+    def example_value(self) -> bool:
+        return self.default
+
     def clean(self, raw: Any) -> bool:
         if not isinstance(raw, bool):
             raise self._refuse("expected true or false")
@@ -130,6 +146,9 @@ class Dropdown(Component):
     choices: tuple[str, ...] = ()
     default: str | None = None
     kind: ClassVar[str] = "dropdown"
+
+    def example_value(self) -> str:
+        return self.default or self.choices[0]
 
     def clean(self, raw: Any) -> str:
         if raw not in self.choices:
@@ -145,18 +164,9 @@ class Image(Component):
     kind: ClassVar[str] = "image"
 
     def clean(self, raw: Any) -> dict[str, str]:
-        if not isinstance(raw, str) or not raw.startswith("data:image/") or "," not in raw:
-            raise self._refuse("expected an image as a data URL (data:image/...;base64,...)")
-        header, _, payload = raw.partition(",")
-        if not header.endswith(";base64"):
-            raise self._refuse("the image must be base64-encoded")
+        """A data URL (JSON), or the bytes of an uploaded file (the HTTP API's multipart)."""
         max_bytes = settings.LINEUP_MAX_IMAGE_BYTES
-        if len(payload) > max_bytes * 4 // 3 + 4:
-            raise self._refuse(f"the image is larger than {max_bytes} bytes", "input_too_large")
-        try:
-            data = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise self._refuse("the image data is not valid base64") from None
+        data = raw if isinstance(raw, bytes) else self._decode_data_url(raw, max_bytes)
         if len(data) > max_bytes:
             raise self._refuse(f"the image is larger than {max_bytes} bytes", "input_too_large")
         try:
@@ -184,6 +194,19 @@ class Image(Component):
         )
         return {"file": name}
 
+    def _decode_data_url(self, raw: Any, max_bytes: int) -> bytes:
+        if not isinstance(raw, str) or not raw.startswith("data:image/") or "," not in raw:
+            raise self._refuse("expected an image as a data URL (data:image/...;base64,...)")
+        header, _, payload = raw.partition(",")
+        if not header.endswith(";base64"):
+            raise self._refuse("the image must be base64-encoded")
+        if len(payload) > max_bytes * 4 // 3 + 4:
+            raise self._refuse(f"the image is larger than {max_bytes} bytes", "input_too_large")
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise self._refuse("the image data is not valid base64") from None
+
     def discard(self, stored: dict[str, str]) -> None:
         default_storage.delete(stored["file"])
 
@@ -201,7 +224,7 @@ class Image(Component):
         name = default_storage.save(
             f"results/{secrets.token_urlsafe(24)}.png", ContentFile(buffer.getvalue())
         )
-        return {"url": default_storage.url(name), "width": value.width, "height": value.height}
+        return {"url": result_link(name), "width": value.width, "height": value.height}
 
 
 @dataclass(frozen=True)
@@ -225,6 +248,13 @@ class Label(Component):
 @dataclass(frozen=True)
 class JSON(Component):
     kind: ClassVar[str] = "json"
+
+    def clean(self, raw: Any) -> Any:
+        try:
+            json.dumps(raw)
+        except (TypeError, ValueError):
+            raise self._refuse("expected a JSON value") from None
+        return raw
 
 
 COMPONENT_KINDS: dict[str, type[Component]] = {

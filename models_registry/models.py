@@ -92,8 +92,8 @@ class Demo(models.Model):
     # Access and placement
     api_open = models.BooleanField(
         default=True,
-        help_text="Off: the HTTP API refuses this demo; only visitors of its page can use it "
-        "(Gradio's api_open).",
+        help_text="Off: only visitors of the demo's page can use it; the HTTP API and scripts' "
+        "websockets are refused (Gradio's api_open, which here closes every way around the page).",
     )
     worker_pool = models.CharField(
         max_length=60,

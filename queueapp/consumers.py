@@ -11,11 +11,13 @@ import secrets
 import time
 from collections import deque
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from . import events, services
+from . import access, events, services
 from .positions import PositionHub, Waiter, get_hub
 from .store import DemoStats, get_store
 from .threads import run_sync
@@ -35,8 +37,14 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         session_key = getattr(session, "session_key", None)
         # Without a browser session a job belongs to this connection alone.
         self.owner = (
-            f"session:{session_key}" if session_key else f"socket:{secrets.token_urlsafe(16)}"
+            access.session_owner(session_key)
+            if session_key
+            else f"socket:{secrets.token_urlsafe(16)}"
         )
+        # A socket opened by a demo page shows the token the page was given for its session.
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        self.from_page = access.token_matches_session(token, session_key)
+        self.address = access.client_address(self.scope)
         self.hub: PositionHub = await get_hub()
         self.jobs: dict[str, str] = {}  # job id -> demo, for jobs not yet ended
         self.finished: deque[str] = deque(maxlen=1000)
@@ -68,6 +76,12 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             await run_sync(services.jobs_detach)(slug=demo, job_ids=job_ids)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if len(text_data or bytes_data or "") > settings.LINEUP_MAX_REQUEST_BYTES:
+            await self.send_error(
+                "input_too_large",
+                f"Frames may be at most {settings.LINEUP_MAX_REQUEST_BYTES} bytes.",
+            )
+            return
         try:
             content = json.loads(text_data or "")
         except ValueError:
@@ -105,7 +119,12 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         demo = self._text(content, "demo")
         await self.hub.follow(demo)
         joined = await services.job_submit_async(
-            slug=demo, data=content.get("data"), owner=self.owner, channel=self.channel_name
+            slug=demo,
+            data=content.get("data"),
+            owner=self.owner,
+            channel=self.channel_name,
+            address=self.address,
+            from_page=self.from_page,
         )
         self.jobs[joined.job_id] = demo
         self.hub.wait(

@@ -5,6 +5,7 @@ Each function that changes a job's state also tells the world about it.
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -14,7 +15,15 @@ from models_registry.registry import InferenceFunction, get_function
 
 from . import events
 from .eta import max_rank_within, rank_eta
-from .store import Admission, Change, DemoStats, Resumed, get_async_store, get_store
+from .store import (
+    Admission,
+    Change,
+    DemoStats,
+    Resumed,
+    VisitorLimits,
+    get_async_store,
+    get_store,
+)
 from .threads import run_in_background, run_sync
 
 log = logging.getLogger(__name__)
@@ -100,12 +109,32 @@ def eta_from(config: dict[str, str], *, rank: int, stats: DemoStats) -> float:
 _known_lines: dict[str, tuple[dict[str, str], DemoStats]] = {}
 
 
-def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
-    """Check a visitor's inputs and put the job in the demo's line, or refuse it."""
+def visitor_limits(address: str | None) -> VisitorLimits:
+    """The site's limits on one visitor (settings; 0 turns one off)."""
+    return VisitorLimits(
+        address_active=settings.LINEUP_MAX_JOBS_PER_ADDRESS if address else None,
+        owner_rate=settings.LINEUP_JOINS_PER_MINUTE_PER_VISITOR,
+        address_rate=settings.LINEUP_JOINS_PER_MINUTE_PER_ADDRESS if address else None,
+    )
+
+
+def job_submit(
+    *,
+    slug: str,
+    data: object,
+    owner: str,
+    channel: str = "",
+    address: str | None = None,
+    from_page: bool = True,
+) -> Joined:
+    """Check a visitor's inputs and put the job in the demo's line, or refuse it.
+
+    `from_page` says the visitor came through the demo's web page (a browser session with a
+    page token); anyone else is a script, which only demos with `api_open` take."""
     store = get_store()
     for _ in range(2):
         config, stats = _known_lines.get(slug) or (demo_config(slug=slug), DemoStats())
-        function, inputs = _checked_inputs(config, slug, data)
+        function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
         admission = store.join(
             slug,
@@ -115,6 +144,8 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
             inputs=inputs,
             max_rank=_max_rank(config, stats),
             version=config.get("version", "0"),
+            address=address,
+            limits=visitor_limits(address),
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -131,7 +162,15 @@ def job_submit(*, slug: str, data: object, owner: str, channel: str) -> Joined:
     return joined
 
 
-async def job_submit_async(*, slug: str, data: object, owner: str, channel: str) -> Joined:
+async def job_submit_async(
+    *,
+    slug: str,
+    data: object,
+    owner: str,
+    channel: str,
+    address: str | None = None,
+    from_page: bool = True,
+) -> Joined:
     """`job_submit` for the websocket consumer: the same steps, on the event loop."""
     store = get_async_store()
     for _ in range(2):
@@ -140,9 +179,9 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
             DemoStats(),
         )
         if demo_function(config, slug).reads_files:  # decoding files is work for a thread
-            function, inputs = await run_sync(_checked_inputs)(config, slug, data)
+            function, inputs = await run_sync(_checked_inputs)(config, slug, data, from_page)
         else:
-            function, inputs = _checked_inputs(config, slug, data)
+            function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
         admission = await store.join(
             slug,
@@ -152,6 +191,8 @@ async def job_submit_async(*, slug: str, data: object, owner: str, channel: str)
             inputs=inputs,
             max_rank=_max_rank(config, stats),
             version=config.get("version", "0"),
+            address=address,
+            limits=visitor_limits(address),
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -180,10 +221,14 @@ async def _discard_inputs(function: InferenceFunction, inputs: list) -> None:
 
 
 def _checked_inputs(
-    config: dict[str, str], slug: str, data: object
+    config: dict[str, str], slug: str, data: object, from_page: bool
 ) -> tuple[InferenceFunction, list]:
     if config.get("enabled") != "1":
         raise QueueError("demo_disabled", "This demo is switched off for now.")
+    if not from_page and config.get("api_open") != "1":
+        raise QueueError(
+            "api_closed", "This demo takes jobs from its web page only, not from scripts."
+        )
     function = demo_function(config, slug)
     try:
         return function, function.clean_inputs(data)
@@ -235,6 +280,18 @@ def _refusal(admission: Admission, config: dict[str, str]) -> QueueError:
             "too_many_jobs",
             f"You already have {detail} job(s) in this demo's line; wait for them to finish.",
         )
+    if status == "address_limit":
+        return QueueError(
+            "too_many_jobs",
+            f"There are already {detail} jobs from your network address in this demo's line; "
+            "wait for them to finish.",
+        )
+    if status == "rate_limit":
+        return QueueError(
+            "rate_limited",
+            f"Too many requests; please wait {detail} s before trying again.",
+            retry_after=detail,
+        )
     if status == "disabled":
         return QueueError("demo_disabled", "This demo is switched off for now.")
     return QueueError("demo_unavailable", "This demo is not available right now.")
@@ -258,6 +315,85 @@ def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
         slug=slug, seq=seq, left=[int(detail)], stats=get_store().stats(slug)
     )
     events.send_all_sync([], [(events.demo_group(slug), advanced)])
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job stands, for its owner."""
+
+    job_id: str
+    status: str
+    rank: int | None = None
+    eta: float | None = None
+    outputs: object = None
+    error: object = None
+    progress: object = None
+    partial: object = None
+
+
+def job_status(*, slug: str, job_id: str, owner: str) -> JobStatus:
+    """A job's status, rank and ETA while it waits, and outcome; only for its owner."""
+    record = get_store().job(slug, job_id)
+    if record is None or record.owner != owner:
+        raise QueueError("unknown_job", "There is no such job, or it has expired.")
+    eta = None
+    if record.rank is not None:
+        eta = eta_from(demo_config(slug=slug), rank=record.rank, stats=get_store().stats(slug))
+    return JobStatus(
+        job_id=job_id,
+        status=record.status,
+        rank=record.rank,
+        eta=eta,
+        outputs=record.outputs,
+        error=record.error,
+        progress=record.progress,
+        partial=record.partial,
+    )
+
+
+# How long a web process trusts what it last saw of a pool's live workers, in seconds.
+POOL_CHECK_SECONDS = 2.0
+_pools_seen: dict[str, tuple[float, bool]] = {}
+
+
+def pool_has_worker(pool: str) -> bool:
+    """Whether a live worker serves `pool` (from their heartbeats, seen at most
+    POOL_CHECK_SECONDS ago)."""
+    seen_at, alive = _pools_seen.get(pool, (0.0, False))
+    if time.monotonic() - seen_at > POOL_CHECK_SECONDS:
+        alive = bool(get_store().live_workers(pool))
+        _pools_seen[pool] = (time.monotonic(), alive)
+    return alive
+
+
+def demo_open_to_scripts(*, slug: str) -> dict[str, str]:
+    """The demo's settings if the HTTP API may submit to it now; else the refusal."""
+    config = demo_config(slug=slug)
+    if config.get("api_open") != "1":
+        raise QueueError("api_closed", "This demo is not open to the API; use its web page.")
+    if config.get("enabled") != "1":
+        raise QueueError("demo_disabled", "This demo is switched off for now.")
+    if not pool_has_worker(config.get("pool", "")):
+        raise QueueError(
+            "no_worker",
+            "No worker is running this demo right now. Please try again later.",
+            retry_after=30,
+        )
+    return config
+
+
+def api_request_allowed(*, address: str | None) -> None:
+    """Count an HTTP API request from `address`; refuse it over the per-address rate."""
+    limit = settings.LINEUP_API_REQUESTS_PER_MINUTE_PER_ADDRESS
+    if not limit or not address:
+        return
+    count, left = get_store().count_request(f"api:{address}")
+    if count > limit:
+        raise QueueError(
+            "rate_limited",
+            f"Too many requests; please wait {left} s before trying again.",
+            retry_after=left,
+        )
 
 
 def job_resume(*, slug: str, job_id: str, owner: str, channel: str) -> Resumed:

@@ -41,6 +41,19 @@ class DemoStats:
 
 
 @dataclass(frozen=True)
+class VisitorLimits:
+    """Limits on one visitor in a demo's line besides the demo's own (None or 0: no limit):
+    active jobs per network address, and joins a minute per owner and per address."""
+
+    address_active: int | None = None
+    owner_rate: int | None = None
+    address_rate: int | None = None
+
+
+NO_LIMITS = VisitorLimits()
+
+
+@dataclass(frozen=True)
 class Admission:
     """The outcome of a join: `status` is "ok", "full", "too_long", "owner_limit",
     "disabled", "no_config" or "stale"; `detail` is the line's length or the owner's
@@ -125,6 +138,23 @@ class Resumed:
     partial: Any = None
 
 
+JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as stored: its status and owner, its rank while it waits (else None), its
+    outcome once ended, and while it runs its latest progress and partial output."""
+
+    status: str
+    owner: str
+    rank: int | None
+    outputs: Any = None
+    error: Any = None
+    progress: Any = None
+    partial: Any = None
+
+
 class QueueStore:
     """What the engine needs from its storage."""
 
@@ -151,6 +181,8 @@ class QueueStore:
         inputs: list[Any],
         max_rank: int | None = None,
         version: str = "",
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
     ) -> Admission:
         """Admit a job, or say why not; "stale" when the settings are no longer `version`."""
         raise NotImplementedError
@@ -216,6 +248,26 @@ class QueueStore:
         """Recent waits, ETA errors, and run times by batch size ("runs:<size>")."""
         raise NotImplementedError
 
+    def job(self, slug: str, job_id: str) -> "JobRecord | None":
+        """A job as stored, with its rank while it waits; None when there is no such job."""
+        raise NotImplementedError
+
+    def count_request(self, name: str, *, window: int = 60) -> tuple[int, int]:
+        """Count one request against the counter `name`, which lasts `window` seconds from
+        its first request; return the count and the seconds left in the window."""
+        raise NotImplementedError
+
+    def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
+        """A worker process is alive, for `ttl` seconds more; `about` says what it is."""
+        raise NotImplementedError
+
+    def worker_gone(self, name: str, pools: list[str]) -> None:
+        raise NotImplementedError
+
+    def live_workers(self, pool: str) -> list[dict[str, Any]]:
+        """What the pool's live workers said of themselves in their last heartbeat."""
+        raise NotImplementedError
+
 
 def key(slug: str, name: str) -> str:
     return f"{PREFIX}:{{{slug}}}:{name}"
@@ -223,6 +275,15 @@ def key(slug: str, name: str) -> str:
 
 def job_key(slug: str, job_id: str) -> str:
     return key(slug, f"job:{job_id}")
+
+
+def worker_key(name: str) -> str:
+    return f"{PREFIX}:worker:{name}"
+
+
+def pool_key(pool: str) -> str:
+    """The pool's live workers, by the time their last heartbeat expires."""
+    return f"{PREFIX}:pool:{pool}"
 
 
 def _float(value: str | None) -> float | None:
@@ -241,6 +302,8 @@ def _join_call(
     inputs: list[Any],
     max_rank: int | None,
     version: str,
+    address: str | None,
+    limits: VisitorLimits,
 ) -> tuple[list[str], list[Any]]:
     keys = [
         key(slug, "config"),
@@ -250,7 +313,14 @@ def _join_call(
         key(slug, "slots"),
         key(slug, "stats"),
         key(slug, f"owner:{owner}"),
+        key(slug, f"address:{address}"),
+        key(slug, f"rate:owner:{owner}"),
+        key(slug, f"rate:address:{address}"),
     ]
+
+    def limit(value: int | None, needs_address: bool = False) -> int | str:
+        return "" if not value or (needs_address and address is None) else value
+
     args = [
         job_id,
         owner,
@@ -260,6 +330,9 @@ def _join_call(
         "" if max_rank is None else max_rank,
         key(slug, ""),
         version,
+        limit(limits.address_active, needs_address=True),
+        limit(limits.owner_rate),
+        limit(limits.address_rate, needs_address=True),
     ]
     return keys, args
 
@@ -316,8 +389,12 @@ class RedisQueueStore(QueueStore):
         inputs: list[Any],
         max_rank: int | None = None,
         version: str = "",
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
     ) -> Admission:
-        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank, version)
+        keys, args = _join_call(
+            slug, job_id, owner, channel, inputs, max_rank, version, address, limits
+        )
         return _admission(self.scripts["join"](keys=keys, args=args))
 
     def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
@@ -502,6 +579,57 @@ class RedisQueueStore(QueueStore):
             values = pipe.execute()
         return {name: [float(v) for v in found] for name, found in zip(names, values)}
 
+    def job(self, slug: str, job_id: str) -> "JobRecord | None":
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(job_key(slug, job_id), *JOB_FIELDS)
+            pipe.zrank(key(slug, "waiting"), job_id)
+            fields, rank = pipe.execute()
+        found = dict(zip(JOB_FIELDS, fields))
+        if not found["status"]:
+            return None
+        return JobRecord(
+            status=found["status"],
+            owner=found["owner"],
+            rank=rank,
+            outputs=_json(found["outputs"]),
+            error=_json(found["error"]),
+            progress=_json(found["progress"]),
+            partial=_json(found["partial"]),
+        )
+
+    def count_request(self, name: str, *, window: int = 60) -> tuple[int, int]:
+        counter = f"{PREFIX}:requests:{name}"
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.expire(counter, window, nx=True)
+            pipe.ttl(counter)
+            count, _, left = pipe.execute()
+        return count, max(1, left)
+
+    def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
+        seconds, micros = self.redis.time()
+        expires = seconds + micros / 1e6 + ttl
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(worker_key(name), json.dumps(about), px=int(ttl * 1000))
+            for pool in about["pools"]:
+                pipe.zadd(pool_key(pool), {name: expires})
+                pipe.expire(pool_key(pool), int(ttl) + 1)
+            pipe.execute()
+
+    def worker_gone(self, name: str, pools: list[str]) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(worker_key(name))
+            for pool in pools:
+                pipe.zrem(pool_key(pool), name)
+            pipe.execute()
+
+    def live_workers(self, pool: str) -> list[dict[str, Any]]:
+        seconds, micros = self.redis.time()
+        names = self.redis.zrangebyscore(pool_key(pool), seconds + micros / 1e6, "+inf")
+        if not names:
+            return []
+        return [json.loads(about) for about in self.redis.mget(map(worker_key, names)) if about]
+
 
 class AsyncRedisQueueStore:
     """The admission path of a web process, on its event loop (no thread hop per join).
@@ -529,8 +657,12 @@ class AsyncRedisQueueStore:
         inputs: list[Any],
         max_rank: int | None = None,
         version: str = "",
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
     ) -> Admission:
-        keys, args = _join_call(slug, job_id, owner, channel, inputs, max_rank, version)
+        keys, args = _join_call(
+            slug, job_id, owner, channel, inputs, max_rank, version, address, limits
+        )
         return _admission(await self.join_script(keys=keys, args=args))
 
     async def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:

@@ -1,5 +1,7 @@
 """Celery tasks and worker hooks: thin wrappers around the worker's loop."""
 
+import os
+import socket
 import threading
 
 from celery import shared_task
@@ -7,7 +9,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from . import worker
 
-_sweeper_stop = threading.Event()
+_stop = threading.Event()
 
 
 @shared_task(name="lineup.drain_demo", ignore_result=True, acks_late=True)
@@ -17,13 +19,24 @@ def drain_demo(slug: str) -> int:
 
 
 @worker_ready.connect
-def start_sweeper(**kwargs) -> None:
-    """Every worker sweeps the lines, so recovery does not depend on any one node."""
+def start_background_threads(sender, **kwargs) -> None:
+    """Every worker sweeps the lines, so recovery does not depend on any one node, and
+    announces itself to its pools."""
     threading.Thread(
-        target=worker.sweep_forever, args=(_sweeper_stop,), name="lineup-sweeper", daemon=True
+        target=worker.sweep_forever, args=(_stop,), name="lineup-sweeper", daemon=True
+    ).start()
+    about = {
+        "name": f"{sender.hostname}/{os.getpid()}",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pools": sorted(queue.name for queue in sender.task_consumer.queues),
+        "concurrency": sender.controller.concurrency,
+    }
+    threading.Thread(
+        target=worker.heartbeat_forever, args=(_stop, about), name="lineup-heartbeat", daemon=True
     ).start()
 
 
 @worker_shutdown.connect
-def stop_sweeper(**kwargs) -> None:
-    _sweeper_stop.set()
+def stop_background_threads(**kwargs) -> None:
+    _stop.set()

@@ -1,10 +1,19 @@
 from django.conf import settings
 from django.urls import path
 
-from . import views
+from . import api, openapi, views
 
 urlpatterns = [
     path("", views.demo_list, name="demo-list"),
     path("demos/<slug:slug>/", views.demo_page, name="demo-page"),
+    path("demos/<slug:slug>/api/", views.demo_api, name="demo-api"),
+    path("socket-token/", views.socket_token, name="socket-token"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),
+    # The HTTP API (docs/api.md).
+    path("api/v1/openapi.json", openapi.openapi_json, name="api-openapi"),
+    path("api/v1/demos/", api.demo_list, name="api-demos"),
+    path("api/v1/demos/<str:slug>/", api.demo_detail, name="api-demo"),
+    path("api/v1/demos/<str:slug>/jobs/", api.job_create, name="api-jobs"),
+    path("api/v1/demos/<str:slug>/predict/", api.predict, name="api-predict"),
+    path("api/v1/demos/<str:slug>/jobs/<str:job_id>/", api.job_detail, name="api-job"),
 ]

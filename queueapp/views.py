@@ -1,12 +1,19 @@
+import json
 import mimetypes
+import time
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
+from models_registry.files import result_link_valid
 from models_registry.models import Demo
 from models_registry.registry import get_function
+
+from . import access
 
 
 @require_GET
@@ -18,9 +25,6 @@ def demo_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
     demo = get_object_or_404(Demo, slug=slug, enabled=True)
-    # The websocket finds the visitor's jobs by the browser session, so make sure there is one.
-    if not request.session.session_key:
-        request.session.save()
     function = get_function(demo.function)
     page = {
         "demo": demo.slug,
@@ -28,21 +32,71 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
         "outputs": [c.describe() for c in function.outputs],
         "examples": demo.examples,
         "socket": "/ws/queue/",
+        "token": _session_token(request),
+        "token_url": reverse("socket-token"),
     }
-    return render(
+    response = render(
         request,
         "lineup/demo_page.html",
         {"demo": demo, "function": function, "page": page},
     )
+    # The page carries a token tied to this session: it must not come from a shared cache.
+    add_never_cache_headers(response)
+    return response
+
+
+def _session_token(request: HttpRequest) -> str:
+    """The websocket token for this browser session, which is created when missing: the
+    websocket finds the visitor's jobs by their session."""
+    if not request.session.session_key:
+        request.session.save()
+    return access.socket_token(request.session.session_key)
+
+
+@require_GET
+def socket_token(request: HttpRequest) -> JsonResponse:
+    """A fresh websocket token for the page's session, for a page that reconnects later than
+    its first token lasts."""
+    response = JsonResponse({"token": _session_token(request)})
+    add_never_cache_headers(response)
+    return response
+
+
+@require_GET
+def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
+    """How to call the demo from a script, with curl and with Python (Gradio's "Use via API")."""
+    demo = get_object_or_404(Demo, slug=slug, enabled=True, api_open=True)
+    function = get_function(demo.function)
+    example = demo.examples[0] if demo.examples else [c.example_value() for c in function.inputs]
+    files = {
+        f"input_{n}": "your-image.png" for n, c in enumerate(function.inputs) if c.kind == "image"
+    }
+    data = [None if f"input_{n}" in files else value for n, value in enumerate(example)]
+    context = {
+        "demo": demo,
+        "function": function,
+        "site": request.build_absolute_uri("/").rstrip("/"),
+        "data_json": json.dumps(data),
+        "files": files,
+    }
+    return render(request, "lineup/demo_api.html", context)
 
 
 @require_GET
 def media_file(request: HttpRequest, path: str) -> FileResponse:
-    """Serve a produced result. Names are long random tokens, so links cannot be guessed."""
-    if not path.startswith("results/") or ".." in path or not default_storage.exists(path):
+    """Serve a produced result while its link is valid. Names are long random tokens, and a
+    link carries its expiry and a signature (models_registry/files.py)."""
+    if not path.startswith("results/") or ".." in path:
+        raise Http404("No such file")
+    expires, signature = request.GET.get("expires", ""), request.GET.get("sig", "")
+    if not result_link_valid(path, expires, signature):
+        return HttpResponse(
+            "This result link has expired or is not valid.", status=410, content_type="text/plain"
+        )
+    if not default_storage.exists(path):
         raise Http404("No such file")
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = f"private, max-age={max(0, int(expires) - int(time.time()))}"
     return response

@@ -9,13 +9,16 @@ from typing import Any
 
 from django.conf import settings
 
+from models_registry.files import delete_expired_files
 from models_registry.registry import InferenceFunction, get_function
 
 from . import events, services
-from .store import Ending, Taken, TakenJob, get_store
+from .store import UNFINISHED_JOB_TTL, Ending, Taken, TakenJob, get_store
 
 log = logging.getLogger(__name__)
 
+# How often a worker deletes expired result and input files.
+FILE_CLEANUP_SECONDS = 300
 # At most this many progress frames, and as many partial outputs, reach a job's page a second.
 LIVE_FRAMES_PER_SECOND = 10
 
@@ -261,10 +264,30 @@ class LiveUpdates:
 
 
 def sweep_forever(stop: threading.Event) -> None:
-    """Sweep every demo's line now and then, for as long as this worker runs."""
+    """Sweep every demo's line now and then, for as long as this worker runs; now and then
+    also delete the files of results and inputs that have expired."""
+    next_cleanup = time.monotonic() + FILE_CLEANUP_SECONDS
     while not stop.wait(settings.LINEUP_SWEEP_SECONDS):
         try:
             for slug in get_store().demos():
                 services.demo_sweep(slug=slug)
+            if time.monotonic() > next_cleanup:
+                next_cleanup = time.monotonic() + FILE_CLEANUP_SECONDS
+                delete_expired_files(inputs_after=UNFINISHED_JOB_TTL)
         except Exception:
             log.exception("sweeping the lines failed; trying again")
+
+
+def heartbeat_forever(stop: threading.Event, worker: dict[str, Any]) -> None:
+    """Announce this worker process to its pools until it stops: visitors of a demo whose
+    pool has no live worker are told so, and the admin lists the workers."""
+    name = worker["name"]
+    interval = settings.LINEUP_WORKER_HEARTBEAT_SECONDS
+    while True:
+        try:
+            get_store().worker_heartbeat(name, worker, ttl=3 * interval)
+        except Exception:
+            log.exception("worker %s: heartbeat failed; trying again", name)
+        if stop.wait(interval):
+            break
+    get_store().worker_gone(name, worker["pools"])

@@ -2,15 +2,20 @@
 -- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)   KEYS[3] ticket counter
 -- KEYS[4] the job's hash   KEYS[5] slots zset (slot token -> lease deadline)
 -- KEYS[6] stats hash   KEYS[7] the owner's set of active job ids
+-- KEYS[8] the network address's set of active job ids
+-- KEYS[9] the owner's join counter   KEYS[10] the address's join counter (each a minute long)
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
 -- ARGV[7] the demo's key prefix, "lineup:{slug}:"
 -- ARGV[8] the settings version the caller checked the inputs against ("": do not check)
+-- ARGV[9] the most active jobs per address   ARGV[10] the most joins a minute per owner
+-- ARGV[11] the most joins a minute per address   ("" for any of these: no limit)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq}
 --      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
---      | {"owner_limit", active, avg run, avg batch} | {"disabled"} | {"no_config"}
+--      | {"owner_limit", active, avg run, avg batch} | {"address_limit", active, ...}
+--      | {"rate_limit", seconds until its minute ends, ...} | {"disabled"} | {"no_config"}
 --      | {"stale"} (the settings changed since the caller read them: read them again).
 local WAKE_MARK_MS = 2000
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -30,20 +35,43 @@ local function refuse(reason, detail)
   return {reason, detail, stats[1] or '', stats[2] or ''}
 end
 
-local limit = tonumber(cfg[4] or '')
-if limit then
-  local active = redis.call('SMEMBERS', KEYS[7])
-  if #active >= limit then
-    -- Forget jobs that ended without telling this set (expired records).
-    for _, id in ipairs(active) do
-      local status = redis.call('HGET', ARGV[7] .. 'job:' .. id, 'status')
-      if status ~= 'waiting' and status ~= 'running' then
-        redis.call('SREM', KEYS[7], id)
-      end
+-- Joins in the counter's minute, counted whether or not they are admitted.
+local clock = redis.call('TIME')
+local rate_limits = {{KEYS[9], tonumber(ARGV[10])}, {KEYS[10], tonumber(ARGV[11])}}
+for _, rate in ipairs(rate_limits) do
+  if rate[2] then
+    local count = redis.call('INCR', rate[1])
+    if count == 1 then
+      redis.call('EXPIRE', rate[1], 60)
     end
-    local count = redis.call('SCARD', KEYS[7])
-    if count >= limit then
-      return refuse('owner_limit', count)
+    if count > rate[2] then
+      return refuse('rate_limit', math.max(1, redis.call('TTL', rate[1])))
+    end
+  end
+end
+
+-- How many of the set's jobs still wait or run; jobs that ended leave the set here.
+local function active_count(set_key, limit)
+  local active = redis.call('SMEMBERS', set_key)
+  if #active < limit then
+    return #active
+  end
+  for _, id in ipairs(active) do
+    local status = redis.call('HGET', ARGV[7] .. 'job:' .. id, 'status')
+    if status ~= 'waiting' and status ~= 'running' then
+      redis.call('SREM', set_key, id)
+    end
+  end
+  return redis.call('SCARD', set_key)
+end
+
+local active_limits = {{KEYS[7], tonumber(cfg[4] or ''), 'owner_limit'},
+                       {KEYS[8], tonumber(ARGV[9]), 'address_limit'}}
+for _, active in ipairs(active_limits) do
+  if active[2] then
+    local count = active_count(active[1], active[2])
+    if count >= active[2] then
+      return refuse(active[3], count)
     end
   end
 end
@@ -57,7 +85,6 @@ if max_rank and waiting > max_rank then
   return refuse('too_long', waiting)
 end
 
-local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local ticket = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
@@ -66,6 +93,10 @@ redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], ticket, ARGV[1])
 redis.call('SADD', KEYS[7], ARGV[1])
 redis.call('EXPIRE', KEYS[7], ARGV[5])
+if tonumber(ARGV[9]) then
+  redis.call('SADD', KEYS[8], ARGV[1])
+  redis.call('EXPIRE', KEYS[8], ARGV[5])
+end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])

@@ -189,10 +189,11 @@ let lastHeard = Date.now();
 let currentJob = sessionStorage.getItem(storageKey);
 let firstRank = null;
 let retryTimer = null;
+let token = page.token;
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}${page.socket}`);
+  socket = new WebSocket(`${scheme}://${location.host}${page.socket}?token=${encodeURIComponent(token)}`);
   socket.addEventListener("open", () => {
     retryDelay = 500;
     lastHeard = Date.now();
@@ -208,9 +209,20 @@ function connect() {
   socket.addEventListener("close", () => {
     if (currentJob) status("Connection lost; reconnecting. Your place in line is kept.", "warn");
     // Growing pauses with some jitter, so a restarted server is not hit by every tab at once.
-    setTimeout(connect, retryDelay * (0.75 + Math.random() / 2));
+    setTimeout(reconnect, retryDelay * (0.75 + Math.random() / 2));
     retryDelay = Math.min(retryDelay * 2, 10000);
   });
+}
+
+// The page's token is short-lived: fetch a fresh one before connecting again.
+async function reconnect() {
+  try {
+    const response = await fetch(page.token_url, { credentials: "same-origin" });
+    if (response.ok) token = (await response.json()).token;
+  } catch (error) {
+    // The server is still away; the socket will fail too, and the next try comes later.
+  }
+  connect();
 }
 
 setInterval(() => {

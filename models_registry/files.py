@@ -1,0 +1,45 @@
+"""Result files: kept in Django's storage, served by links that carry their expiry and a
+signature, so a link works for its visitor for LINEUP_RESULT_TTL_SECONDS and then stops."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+RESULT_LINK_SALT = "lineup.result-link"
+
+
+def _link_signature(name: str, expires: int) -> str:
+    return salted_hmac(RESULT_LINK_SALT, f"{name}:{expires}").hexdigest()[:32]
+
+
+def result_link(name: str) -> str:
+    """A link to a stored result file that works for LINEUP_RESULT_TTL_SECONDS."""
+    expires = int(time.time()) + settings.LINEUP_RESULT_TTL_SECONDS
+    return f"{settings.MEDIA_URL}{name}?expires={expires}&sig={_link_signature(name, expires)}"
+
+
+def result_link_valid(name: str, expires: str, signature: str) -> bool:
+    if not expires.isdigit() or int(expires) < time.time():
+        return False
+    return constant_time_compare(signature, _link_signature(name, int(expires)))
+
+
+def delete_expired_files(*, inputs_after: float) -> int:
+    """Delete result files older than their links' lifetime, and input files older than
+    `inputs_after` seconds (their jobs are long gone); return how many went."""
+    now = datetime.now(UTC)
+    deleted = 0
+    for folder, age in (("results", settings.LINEUP_RESULT_TTL_SECONDS), ("inputs", inputs_after)):
+        try:
+            _, names = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = f"{folder}/{name}"
+            if default_storage.get_modified_time(path) < now - timedelta(seconds=age):
+                default_storage.delete(path)
+                deleted += 1
+    return deleted
