@@ -1,0 +1,308 @@
+"""The HTTP API on the running stack: jobs go through the same line, every refusal has its
+status and code and leaves the line and the other visitors alone, and jobs are private."""
+
+import asyncio
+import io
+import json
+import re
+import time
+import uuid
+
+import pytest
+import redis
+import requests
+import websockets
+from PIL import Image as PILImage
+
+from queueapp.store import key
+from tests.conftest import EXAMPLE_IMAGE
+
+pytestmark = pytest.mark.stack
+
+
+def api(stack) -> requests.Session:
+    """A script with its own cookie jar: one visitor."""
+    session = requests.Session()
+    session.base_url = stack.base_url
+    return session
+
+
+def post_job(visitor: requests.Session, slug: str, data, what: str = "jobs", **kwargs):
+    return visitor.post(
+        f"{visitor.base_url}/api/v1/demos/{slug}/{what}/", json={"data": data}, **kwargs
+    )
+
+
+def waiting(stack, slug: str) -> int:
+    return redis.Redis.from_url(stack.redis_url).zcard(key(slug, "waiting"))
+
+
+def refused(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"], error
+    return error
+
+
+@pytest.fixture(scope="module")
+def busy_line(stack):
+    """A slow demo that runs one job at a time, its line at most 3 long."""
+    return stack.add_demo(
+        f"t-busy-{uuid.uuid4().hex[:8]}",
+        function="slow_steps",
+        concurrency_count=1,
+        max_size=3,
+        max_jobs_per_visitor=None,
+        expected_seconds=1,
+    )
+
+
+def cancel_all(visitors_and_jobs) -> None:
+    for visitor, body in visitors_and_jobs:
+        visitor.delete(visitor.base_url + body["links"]["self"])
+
+
+def test_predict_answers_with_the_result(stack):
+    me = api(stack)
+    done = post_job(me, "trim-words", ["lineup", 4], what="predict")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    assert done.json()["output"]["data"] == ["line"]
+    assert "sessionid" in me.cookies
+
+
+def test_an_image_goes_up_as_a_file_and_comes_back_by_an_expiring_link(stack):
+    me = api(stack)
+    with open(EXAMPLE_IMAGE, "rb") as image:
+        done = me.post(
+            f"{stack.base_url}/api/v1/demos/image-echo/predict/",
+            data={"data": "[null]"},
+            files={"input_0": image},
+        )
+    assert done.status_code == 200, done.text
+    link = done.json()["output"]["data"][0]["url"]
+    returned = PILImage.open(io.BytesIO(requests.get(stack.base_url + link).content))
+    sent = PILImage.open(EXAMPLE_IMAGE)
+    assert returned.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
+
+    expires = int(re.search(r"expires=(\d+)", link).group(1))
+    for forged in (
+        link.replace(f"expires={expires}", f"expires={expires + 3600}"),
+        link.replace(f"expires={expires}", f"expires={int(time.time()) - 1}"),
+        link.split("?")[0],
+    ):
+        assert requests.get(stack.base_url + forged).status_code == 410
+
+
+def test_a_job_is_followed_and_cancelled_through_its_link(stack, busy_line):
+    ahead, me = api(stack), api(stack)
+    first = post_job(ahead, busy_line, [4]).json()
+    created = post_job(me, busy_line, [1])
+    assert created.status_code == 202
+    job = created.json()
+    assert created.headers["Location"] == job["links"]["self"]
+    assert job["status"] == "waiting" and job["rank"] in (0, 1)
+    seen = me.get(stack.base_url + job["links"]["self"]).json()
+    assert seen["status"] == "waiting" and seen["eta"] > 0
+
+    cancelled = me.delete(stack.base_url + job["links"]["self"])
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert waiting(stack, busy_line) == 0
+    again = me.delete(stack.base_url + job["links"]["self"])
+    refused(again, 409, "not_waiting")
+    cancel_all([(ahead, first)])
+
+
+def test_one_visitor_cannot_see_or_cancel_anothers_job(stack, busy_line):
+    owner, stranger, anonymous, ahead = api(stack), api(stack), requests.Session(), api(stack)
+    first = post_job(ahead, busy_line, [4]).json()
+    job = post_job(owner, busy_line, [1]).json()
+    url = stack.base_url + job["links"]["self"]
+    post_job(stranger, "trim-words", ["x", 1], what="predict")  # the stranger has a session
+
+    for intruder in (stranger, anonymous):
+        refused(intruder.get(url), 404, "unknown_job")
+        refused(intruder.delete(url), 404, "unknown_job")
+    assert owner.get(url).json()["status"] == "waiting"
+
+    async def over_websocket():
+        cookie = {"Cookie": f"sessionid={stranger.cookies['sessionid']}"}
+        async with websockets.connect(
+            stack.ws_url, origin=stack.base_url, additional_headers=cookie
+        ) as socket:
+            await socket.recv()  # hello
+            answers = []
+            for msg in ("resume", "cancel"):
+                await socket.send(json.dumps({"msg": msg, "demo": busy_line, "job": job["job"]}))
+                answers.append(json.loads(await socket.recv()))
+            return answers
+
+    for answer in asyncio.run(over_websocket()):
+        assert (answer["msg"], answer["code"]) == ("error", "unknown_job")
+    assert owner.get(url).json()["status"] == "waiting"  # still there, still theirs
+    cancel_all([(owner, job), (ahead, first)])
+
+
+def test_refusals_leave_the_line_and_other_visitors_alone(stack, busy_line):
+    others = [api(stack) for _ in range(4)]
+    # One job runs for 5 s, three wait: the line is full and stays still meanwhile.
+    jobs = [post_job(others[0], busy_line, [10]).json()]
+    wait_for(others[0], jobs[0], "running")
+    jobs += [post_job(visitor, busy_line, [1]).json() for visitor in others[1:]]
+    assert [job["status"] for job in jobs] == ["waiting"] * 4
+    before = waiting(stack, busy_line)
+    assert before == 3
+    me = api(stack)
+    url = f"{stack.base_url}/api/v1/demos"
+
+    checks = [
+        (post_job(me, busy_line, [1]), 429, "queue_full"),
+        (post_job(me, "no-such-demo", [1]), 404, "unknown_demo"),
+        (post_job(me, busy_line, []), 400, "invalid_input"),
+        (post_job(me, busy_line, ["six"]), 400, "invalid_input"),
+        (post_job(me, "trim-words", ["x" * 201, 3]), 413, "input_too_large"),
+        (
+            me.post(
+                f"{url}/{busy_line}/jobs/",
+                data="{not json",
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            "bad_request",
+        ),
+        (me.post(f"{url}/{busy_line}/jobs/", json=[1]), 400, "bad_request"),
+        (
+            me.post(
+                f"{url}/{busy_line}/jobs/", data="data", headers={"Content-Type": "text/plain"}
+            ),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            me.post(
+                f"{url}/image-echo/jobs/",
+                data={"data": "[null]"},
+                files={"input_0": io.BytesIO(b"not an image")},
+            ),
+            400,
+            "invalid_input",
+        ),
+        (
+            me.post(
+                f"{url}/image-echo/jobs/",
+                data={"data": "[null]"},
+                files={"photo": io.BytesIO(b"x")},
+            ),
+            400,
+            "bad_request",
+        ),
+        (me.put(f"{url}/{busy_line}/jobs/"), 405, "method_not_allowed"),
+    ]
+    for response, status, code in checks:
+        refused(response, status, code)
+    full = checks[0][0]
+    assert int(full.headers["Retry-After"]) >= 1
+    assert full.json()["error"]["retry_after"] == int(full.headers["Retry-After"])
+
+    assert waiting(stack, busy_line) == before
+    statuses = [
+        visitor.get(stack.base_url + job["links"]["self"]).json()["status"]
+        for visitor, job in zip(others, jobs)
+    ]
+    assert statuses == ["running", "waiting", "waiting", "waiting"]
+    cancel_all(zip(others, jobs))
+
+
+def wait_for(visitor: requests.Session, job: dict, status: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while visitor.get(visitor.base_url + job["links"]["self"]).json()["status"] != status:
+        assert time.monotonic() < deadline, f"the job did not reach {status}"
+        time.sleep(0.1)
+
+
+def test_api_open_off_closes_the_api_and_scripts_but_not_the_page(stack):
+    closed = stack.add_demo(
+        f"t-closed-{uuid.uuid4().hex[:8]}", function="identity_text", api_open=False
+    )
+    me = api(stack)
+    refused(post_job(me, closed, ["hi"]), 403, "api_closed")
+    refused(post_job(me, closed, ["hi"], what="predict"), 403, "api_closed")
+    assert me.get(f"{stack.base_url}/demos/{closed}/api/").status_code == 404
+
+    page = me.get(f"{stack.base_url}/demos/{closed}/")
+    token = re.search(r'"token": "([^"]+)"', page.text).group(1)
+    cookie = {"Cookie": f"sessionid={me.cookies['sessionid']}"}
+
+    async def join(query: str, headers: dict) -> dict:
+        async with websockets.connect(
+            stack.ws_url + query, origin=stack.base_url, additional_headers=headers
+        ) as socket:
+            await socket.recv()  # hello
+            await socket.send(
+                json.dumps({"msg": "join", "demo": closed, "data": ["hi"], "ref": "r"})
+            )
+            return json.loads(await socket.recv())
+
+    stranger = {"Cookie": f"sessionid={api_session(stack)}"}
+    assert asyncio.run(join("", cookie))["code"] == "api_closed"  # a script: no token
+    assert asyncio.run(join(f"?token={token}", stranger))["code"] == "api_closed"  # not its session
+    assert asyncio.run(join(f"?token={token}x", cookie))["code"] == "api_closed"  # forged
+    assert asyncio.run(join(f"?token={token}", cookie))["msg"] == "joined"  # the page
+
+
+def api_session(stack) -> str:
+    visitor = api(stack)
+    visitor.get(f"{stack.base_url}/demos/text-echo/")
+    return visitor.cookies["sessionid"]
+
+
+def test_a_disabled_demo_or_one_without_workers_is_unavailable(stack):
+    off = stack.add_demo(f"t-off-{uuid.uuid4().hex[:8]}", function="identity_text", enabled=False)
+    orphan = stack.add_demo(
+        f"t-orphan-{uuid.uuid4().hex[:8]}", function="identity_text", worker_pool="nobody-runs-this"
+    )
+    me = api(stack)
+    refused(post_job(me, off, ["hi"]), 503, "demo_disabled")
+    error = refused(post_job(me, orphan, ["hi"]), 503, "no_worker")
+    assert error["retry_after"] > 0
+    assert waiting(stack, orphan) == 0
+
+
+def test_a_visitor_is_limited_in_jobs_and_in_requests(stack):
+    slug = stack.add_demo(
+        f"t-limits-{uuid.uuid4().hex[:8]}",
+        function="slow_steps",
+        concurrency_count=1,
+        max_jobs_per_visitor=2,
+    )
+    me, other = api(stack), api(stack)
+    mine = [post_job(me, slug, [1]).json() for _ in range(2)]
+    error = refused(post_job(me, slug, [1]), 429, "too_many_jobs")
+    assert "2 job(s)" in error["message"]
+    theirs = post_job(other, slug, [1])
+    assert theirs.status_code == 202  # the limit is per visitor
+
+    # 60 joins a minute per visitor (refused ones count too), then a pause.
+    answers = [post_job(me, slug, [1]).status_code for _ in range(60)]
+    assert answers[-1] == 429
+    error = refused(post_job(me, slug, [1]), 429, "rate_limited")
+    assert 1 <= error["retry_after"] <= 60
+    assert post_job(other, slug, [1]).status_code in (202, 429)
+    cancel_all([(me, job) for job in mine] + [(other, theirs.json())])
+
+
+def test_the_schema_and_the_use_via_api_page(stack):
+    schema = requests.get(f"{stack.base_url}/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.0")
+    paths = schema["paths"]
+    assert set(paths["/api/v1/demos/{slug}/jobs/{job}/"]) == {"get", "delete"}
+    slugs = paths["/api/v1/demos/{slug}/jobs/"]["post"]["parameters"][0]["schema"]["enum"]
+    assert "trim-words" in slugs
+
+    page = requests.get(f"{stack.base_url}/demos/trim-words/api/").text
+    assert "/api/v1/demos/trim-words/predict/" in page and "requests.Session()" in page
+    demos = requests.get(f"{stack.base_url}/api/v1/demos/").json()["demos"]
+    trim = next(demo for demo in demos if demo["slug"] == "trim-words")
+    assert [c["kind"] for c in trim["inputs"]] == ["text", "slider"]
+    line = requests.get(f"{stack.base_url}/api/v1/demos/trim-words/").json()["line"]
+    assert line["has_worker"] is True and line["waiting"] >= 0
