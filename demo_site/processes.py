@@ -28,8 +28,11 @@ def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
         "-1",
         "--ping-interval",
         "20",
-        # Above Lineup's own limit, which answers an oversized message with a clear error.
+        # Above Lineup's own limit, which answers an oversized message with a clear error
+        # (daphne's defaults, 1 MiB, would drop a browser's larger image uploads).
         "--websocket-max-message-size",
+        str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN),
+        "--websocket-max-frame-size",
         str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN),
         "demo_site.asgi:application",
     ]

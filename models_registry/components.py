@@ -53,6 +53,10 @@ class Component:
         """A value this input accepts, for the API's examples."""
         return None
 
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the values this input accepts, for the API's schema."""
+        return {}
+
     def load(self, stored: Any) -> Any:
         return stored
 
@@ -76,6 +80,9 @@ class Text(Component):
     def example_value(self) -> str:
         return self.placeholder or "hello"
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": self.max_length or settings.LINEUP_MAX_TEXT_LENGTH}
+
     def clean(self, raw: Any) -> str:
         if not isinstance(raw, str):
             raise self._refuse("expected text")
@@ -97,6 +104,13 @@ class Number(Component):
 
     def example_value(self) -> float:
         return getattr(self, "default", None) or self.minimum or 0
+
+    def json_schema(self) -> dict[str, Any]:
+        bounds = {"minimum": self.minimum, "maximum": self.maximum}
+        return {
+            "type": "integer" if self.integer else "number",
+            **{name: value for name, value in bounds.items() if value is not None},
+        }
 
     def clean(self, raw: Any) -> float | int:
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
@@ -135,6 +149,9 @@ class Checkbox(Component):
     def example_value(self) -> bool:
         return self.default
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
     def clean(self, raw: Any) -> bool:
         if not isinstance(raw, bool):
             raise self._refuse("expected true or false")
@@ -150,6 +167,9 @@ class Dropdown(Component):
     def example_value(self) -> str:
         return self.default or self.choices[0]
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.choices)}
+
     def clean(self, raw: Any) -> str:
         if raw not in self.choices:
             raise self._refuse(f"choose one of {', '.join(self.choices)}")
@@ -162,6 +182,13 @@ class Image(Component):
 
     formats: tuple[str, ...] = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
     kind: ClassVar[str] = "image"
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": ["string", "null"],
+            "description": "A data URL (data:image/png;base64,...); or null, with the file "
+            "sent as the multipart part input_<n>.",
+        }
 
     def clean(self, raw: Any) -> dict[str, str]:
         """A data URL (JSON), or the bytes of an uploaded file (the HTTP API's multipart)."""

@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -62,6 +63,13 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def send_json(self, content: dict[str, Any], close: bool = False) -> None:
+        try:
+            await super().send_json(content, close=close)
+        except Disconnected:
+            # The visitor left while we answered; their disconnect comes separately.
+            pass
 
     async def disconnect(self, code: int) -> None:
         if self.estimation_timer:

@@ -1,4 +1,6 @@
-"""The HTTP API's OpenAPI 3.0 schema, with the demos open to the API named in it."""
+"""The HTTP API's OpenAPI 3.1 schema. Each demo open to the API has its own paths to
+submit jobs, with the JSON Schema of its inputs, so a client (or a fuzzer) knows exactly
+what each demo takes."""
 
 from typing import Any
 
@@ -6,6 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from models_registry.models import Demo
+from models_registry.registry import InferenceFunction, get_function
 
 ERROR = {
     "type": "object",
@@ -35,8 +38,8 @@ JOB = {
         },
         "rank": {"type": "integer", "description": "Jobs ahead of this one (while waiting)."},
         "eta": {"type": "number", "description": "Seconds until it should start."},
-        "progress": {"nullable": True, "description": "The latest progress (while running)."},
-        "partial": {"nullable": True, "description": "A streaming demo's output so far."},
+        "progress": {"description": "The latest progress (while running), or null."},
+        "partial": {"description": "A streaming demo's output so far (while running), or null."},
         "output": {
             "type": "object",
             "properties": {"data": {"type": "array", "items": {}}},
@@ -52,34 +55,40 @@ JOB = {
     },
 }
 
-INPUTS = {
-    "application/json": {
-        "schema": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "type": "array",
-                    "items": {},
-                    "description": "One value per input of the demo, in order.",
-                }
-            },
+
+def _inputs(function: InferenceFunction) -> dict[str, Any]:
+    """The request bodies that submit a job to a demo of `function`."""
+    data = {
+        "type": "array",
+        "prefixItems": [{**c.json_schema(), "title": c.label} for c in function.inputs],
+        "items": False,
+        "minItems": len(function.inputs),
+        "maxItems": len(function.inputs),
+        "description": "One value per input of the demo, in order.",
+    }
+    files = {
+        f"input_{n}": {
+            "type": "string",
+            "format": "binary",
+            "description": f"The file for input {n}, {c.label}.",
         }
-    },
-    "multipart/form-data": {
-        "schema": {
-            "type": "object",
-            "properties": {
-                "data": {"type": "string", "description": "The JSON list of input values."},
-                "input_0": {
-                    "type": "string",
-                    "format": "binary",
-                    "description": "A file for input 0 (likewise input_1, ...).",
+        for n, c in enumerate(function.inputs)
+        if c.kind == "image"
+    }
+    return {
+        "application/json": {
+            "schema": {"type": "object", "required": ["data"], "properties": {"data": data}}
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "data": {"type": "string", "description": "The JSON list of input values."},
+                    **files,
                 },
-            },
-        }
-    },
-}
+            }
+        },
+    }
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -105,95 +114,97 @@ def _job_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": JOB}}}
 
 
-def schema(slugs: list[str]) -> dict[str, Any]:
+def _submit_paths(slug: str, function: InferenceFunction) -> dict[str, Any]:
+    """The paths that submit jobs to one demo, with its own inputs."""
+    refusals = _refusals(400, 403, 404, 405, 413, 415, 429, 503)
+    body = {"required": True, "content": _inputs(function)}
+    name = slug.replace("-", "_")
+    wait = {
+        "name": "wait",
+        "in": "query",
+        "schema": {"type": "number", "minimum": 0},
+        "description": "Seconds to wait at most (capped by the site).",
+    }
+    return {
+        f"/api/v1/demos/{slug}/jobs/": {
+            "post": {
+                "summary": f"Put a job in the line of {slug}",
+                "operationId": f"createJob_{name}",
+                "requestBody": body,
+                "responses": {"202": _job_response("In the line."), **refusals},
+            }
+        },
+        f"/api/v1/demos/{slug}/predict/": {
+            "post": {
+                "summary": f"Put a job in the line of {slug} and wait for its result",
+                "operationId": f"predict_{name}",
+                "parameters": [wait],
+                "requestBody": body,
+                "responses": {
+                    "200": _job_response("The job ended."),
+                    "202": _job_response("Still going when the wait ran out."),
+                    **refusals,
+                },
+            }
+        },
+    }
+
+
+def schema(demos: dict[str, InferenceFunction]) -> dict[str, Any]:
+    """The schema, for the demos open to the API (slug: function)."""
     slug = {
         "name": "slug",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "enum": slugs} if slugs else {"type": "string"},
+        "schema": {"type": "string", "enum": sorted(demos)} if demos else {"type": "string"},
     }
     job = {"name": "job", "in": "path", "required": True, "schema": {"type": "string"}}
-    submit_refusals = _refusals(400, 403, 404, 405, 413, 415, 429, 503)
+    paths: dict[str, Any] = {
+        "/api/v1/demos/": {
+            "get": {
+                "summary": "The demos open to the API",
+                "operationId": "listDemos",
+                "responses": {"200": {"description": "The demos."}, **_refusals(429)},
+            }
+        },
+        "/api/v1/demos/{slug}/": {
+            "get": {
+                "summary": "A demo's inputs, outputs and line",
+                "operationId": "getDemo",
+                "parameters": [slug],
+                "responses": {"200": {"description": "The demo."}, **_refusals(404, 429)},
+            }
+        },
+        "/api/v1/demos/{slug}/jobs/{job}/": {
+            "get": {
+                "summary": "Where one of your jobs stands",
+                "operationId": "getJob",
+                "parameters": [slug, job],
+                "responses": {"200": _job_response("The job."), **_refusals(404, 429)},
+            },
+            "delete": {
+                "summary": "Cancel one of your waiting jobs",
+                "operationId": "cancelJob",
+                "parameters": [slug, job],
+                "responses": {"200": _job_response("Cancelled."), **_refusals(404, 409, 429)},
+            },
+        },
+    }
+    for name, function in sorted(demos.items()):
+        paths |= _submit_paths(name, function)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Lineup API",
             "version": "1",
             "description": "Jobs for machine-learning demos, through the same line as the "
             "demo pages. A caller is known by the session cookie its first job sets.",
         },
-        "paths": {
-            "/api/v1/demos/": {
-                "get": {
-                    "summary": "The demos open to the API",
-                    "operationId": "listDemos",
-                    "responses": {"200": {"description": "The demos."}, **_refusals(429)},
-                }
-            },
-            "/api/v1/demos/{slug}/": {
-                "get": {
-                    "summary": "A demo's inputs, outputs and line",
-                    "operationId": "getDemo",
-                    "parameters": [slug],
-                    "responses": {"200": {"description": "The demo."}, **_refusals(404, 429)},
-                }
-            },
-            "/api/v1/demos/{slug}/jobs/": {
-                "post": {
-                    "summary": "Put a job in the demo's line",
-                    "operationId": "createJob",
-                    "parameters": [slug],
-                    "requestBody": {"required": True, "content": INPUTS},
-                    "responses": {"202": _job_response("In the line."), **submit_refusals},
-                }
-            },
-            "/api/v1/demos/{slug}/predict/": {
-                "post": {
-                    "summary": "Put a job in the line and wait for its result",
-                    "operationId": "predict",
-                    "parameters": [
-                        slug,
-                        {
-                            "name": "wait",
-                            "in": "query",
-                            "schema": {"type": "number", "minimum": 0},
-                            "description": "Seconds to wait at most (capped by the site).",
-                        },
-                    ],
-                    "requestBody": {"required": True, "content": INPUTS},
-                    "responses": {
-                        "200": _job_response("The job ended."),
-                        "202": _job_response("Still going when the wait ran out."),
-                        **submit_refusals,
-                    },
-                }
-            },
-            "/api/v1/demos/{slug}/jobs/{job}/": {
-                "get": {
-                    "summary": "Where one of your jobs stands",
-                    "operationId": "getJob",
-                    "parameters": [slug, job],
-                    "responses": {"200": _job_response("The job."), **_refusals(404, 429)},
-                },
-                "delete": {
-                    "summary": "Cancel one of your waiting jobs",
-                    "operationId": "cancelJob",
-                    "parameters": [slug, job],
-                    "responses": {
-                        "200": _job_response("Cancelled."),
-                        **_refusals(404, 409, 429),
-                    },
-                },
-            },
-        },
+        "paths": paths,
     }
 
 
 @require_GET
 def openapi_json(request: HttpRequest) -> JsonResponse:
-    slugs = list(
-        Demo.objects.filter(enabled=True, api_open=True)
-        .order_by("slug")
-        .values_list("slug", flat=True)
-    )
-    return JsonResponse(schema(slugs))
+    demos = Demo.objects.filter(enabled=True, api_open=True)
+    return JsonResponse(schema({demo.slug: get_function(demo.function) for demo in demos}))

@@ -293,11 +293,15 @@ def test_a_visitor_is_limited_in_jobs_and_in_requests(stack):
 
 def test_the_schema_and_the_use_via_api_page(stack):
     schema = requests.get(f"{stack.base_url}/api/v1/openapi.json").json()
-    assert schema["openapi"].startswith("3.0")
+    assert schema["openapi"].startswith("3.1")
     paths = schema["paths"]
     assert set(paths["/api/v1/demos/{slug}/jobs/{job}/"]) == {"get", "delete"}
-    slugs = paths["/api/v1/demos/{slug}/jobs/"]["post"]["parameters"][0]["schema"]["enum"]
+    slugs = paths["/api/v1/demos/{slug}/"]["get"]["parameters"][0]["schema"]["enum"]
     assert "trim-words" in slugs
+    body = paths["/api/v1/demos/trim-words/jobs/"]["post"]["requestBody"]["content"]
+    data = body["application/json"]["schema"]["properties"]["data"]
+    assert [item["type"] for item in data["prefixItems"]] == ["string", "number"]
+    assert data["prefixItems"][1]["maximum"] == 50
 
     page = requests.get(f"{stack.base_url}/demos/trim-words/api/").text
     assert "/api/v1/demos/trim-words/predict/" in page and "requests.Session()" in page
