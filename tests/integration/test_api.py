@@ -310,3 +310,46 @@ def test_the_schema_and_the_use_via_api_page(stack):
     assert [c["kind"] for c in trim["inputs"]] == ["text", "slider"]
     line = requests.get(f"{stack.base_url}/api/v1/demos/trim-words/").json()["line"]
     assert line["has_worker"] is True and line["waiting"] >= 0
+
+
+def test_a_long_wait_and_a_crowded_address_are_refused(stack):
+    slug = stack.add_demo(
+        f"t-crowd-{uuid.uuid4().hex[:8]}",
+        function="slow_steps",
+        concurrency_count=1,
+        max_jobs_per_visitor=None,
+        expected_seconds=2,
+        max_wait_seconds=30,
+    )
+    running = api(stack)
+    first = post_job(running, slug, [10]).json()
+    wait_for(running, first, "running")
+    # Everything here comes from 127.0.0.1: 20 jobs from one address at most (the running
+    # one counts), and none expected to wait longer than 30 s (2 s each, one at a time).
+    visitors = [api(stack) for _ in range(19)]
+    jobs = []
+    for visitor in visitors[:15]:
+        jobs.append((visitor, post_job(visitor, slug, [1]).json()))
+    assert [job["rank"] for _, job in jobs] == list(range(15))
+    assert max(job["eta"] for _, job in jobs) <= 30
+    error = refused(post_job(visitors[15], slug, [1]), 429, "wait_too_long")
+    assert error["eta"] > 30 and error["retry_after"] >= 1
+    assert waiting(stack, slug) == 15
+
+    # Let in more by raising the wait limit, up to the address's 20 jobs.
+    stack.manage(
+        "shell",
+        "-c",
+        "from models_registry.models import Demo\n"
+        f"demo = Demo.objects.get(slug={slug!r}); demo.max_wait_seconds = None; demo.save()",
+    )
+    for visitor in visitors[15:]:
+        jobs.append((visitor, post_job(visitor, slug, [1]).json()))
+    assert waiting(stack, slug) == 19
+    error = refused(post_job(api(stack), slug, [1]), 429, "too_many_jobs")
+    assert "network address" in error["message"]
+    assert waiting(stack, slug) == 19
+    assert all(
+        v.get(stack.base_url + j["links"]["self"]).json()["status"] == "waiting" for v, j in jobs
+    )
+    cancel_all(jobs)

@@ -44,3 +44,14 @@ def test_session_cookies_stay_same_site(settings):
     # The HTTP API takes cookie-authenticated POSTs without a CSRF token: only because
     # another site's page cannot make the browser send the session cookie along.
     assert settings.SESSION_COOKIE_SAMESITE in ("Lax", "Strict")
+
+
+def test_the_migrations_match_the_models():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": PRODUCTION["REDIS_URL"]},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
