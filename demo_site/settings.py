@@ -207,6 +207,8 @@ LINEUP_MAX_REQUEST_BYTES = int(
 DATA_UPLOAD_MAX_MEMORY_SIZE = LINEUP_MAX_REQUEST_BYTES
 # How long the websocket token a demo page hands out is good for, in seconds.
 LINEUP_SOCKET_TOKEN_SECONDS = int(os.environ.get("LINEUP_SOCKET_TOKEN_SECONDS", "3600"))
+# When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+LINEUP_METRICS_TOKEN = os.environ.get("LINEUP_METRICS_TOKEN", "")
 # The longest a synchronous `predict` call waits for its result, in seconds.
 LINEUP_PREDICT_MAX_WAIT_SECONDS = float(os.environ.get("LINEUP_PREDICT_MAX_WAIT_SECONDS", "60"))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from .store import get_store
 
-REJECTION_REASONS = ("full", "too_long", "owner_limit")
+REJECTION_REASONS = ("full", "too_long", "owner_limit", "address_limit", "rate_limit")
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -138,6 +138,8 @@ class Resumed:
     partial: Any = None
 
 
+# The histograms the scripts keep per demo (lua/_metrics.lua).
+HISTOGRAMS = ("wait", "run", "eta_error", "batch")
 JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial")
 
 
@@ -248,6 +250,16 @@ class QueueStore:
         """Recent waits, ETA errors, and run times by batch size ("runs:<size>")."""
         raise NotImplementedError
 
+    def histograms(self, slug: str) -> dict[str, dict[str, float]]:
+        """The demo's histograms (wait, run, eta_error, batch): count per bucket upper
+        bound ("+Inf" for the last), and "sum"."""
+        raise NotImplementedError
+
+    def minutes(self, slug: str, count: int) -> list[tuple[int, dict[str, float]]]:
+        """The demo's counters of each of the last `count` minutes, oldest first, as
+        (the minute's start in Unix seconds, counters)."""
+        raise NotImplementedError
+
     def job(self, slug: str, job_id: str) -> "JobRecord | None":
         """A job as stored, with its rank while it waits; None when there is no such job."""
         raise NotImplementedError
@@ -267,6 +279,11 @@ class QueueStore:
     def live_workers(self, pool: str) -> list[dict[str, Any]]:
         """What the pool's live workers said of themselves in their last heartbeat."""
         raise NotImplementedError
+
+
+def lua_source(name: str) -> str:
+    """A script of lua/, after the helpers every script shares (lua/_metrics.lua)."""
+    return (LUA_DIR / "_metrics.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
 
 
 def key(slug: str, name: str) -> str:
@@ -360,7 +377,9 @@ class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
         self.scripts = {
-            path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
+            path.stem: client.register_script(lua_source(path.stem))
+            for path in LUA_DIR.glob("*.lua")
+            if not path.stem.startswith("_")
         }
 
     def publish_config(self, slug: str, config: dict[str, str]) -> None:
@@ -579,6 +598,28 @@ class RedisQueueStore(QueueStore):
             values = pipe.execute()
         return {name: [float(v) for v in found] for name, found in zip(names, values)}
 
+    def histograms(self, slug: str) -> dict[str, dict[str, float]]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in HISTOGRAMS:
+                pipe.hgetall(key(slug, f"hist:{name}"))
+            found = pipe.execute()
+        return {
+            name: {bucket: float(value) for bucket, value in values.items()}
+            for name, values in zip(HISTOGRAMS, found)
+        }
+
+    def minutes(self, slug: str, count: int) -> list[tuple[int, dict[str, float]]]:
+        now, _ = self.redis.time()
+        starts = [(now // 60 - n) * 60 for n in range(count - 1, -1, -1)]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for start in starts:
+                pipe.hgetall(key(slug, f"minute:{start // 60}"))
+            found = pipe.execute()
+        return [
+            (start, {name: float(value) for name, value in values.items()})
+            for start, values in zip(starts, found)
+        ]
+
     def job(self, slug: str, job_id: str) -> "JobRecord | None":
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hmget(job_key(slug, job_id), *JOB_FIELDS)
@@ -637,7 +678,7 @@ class AsyncRedisQueueStore:
 
     def __init__(self, client: redis.asyncio.Redis):
         self.redis = client
-        self.join_script = client.register_script((LUA_DIR / "join.lua").read_text())
+        self.join_script = client.register_script(lua_source("join"))
 
     async def config(self, slug: str) -> dict[str, str]:
         return await self.redis.hgetall(key(slug, "config"))

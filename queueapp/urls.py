@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from . import api, openapi, views
+from . import api, metrics, openapi, views
 
 urlpatterns = [
     path("", views.demo_list, name="demo-list"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("demos/<slug:slug>/api/", views.demo_api, name="demo-api"),
     path("socket-token/", views.socket_token, name="socket-token"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),
+    path("metrics", metrics.metrics, name="metrics"),
+    path("healthz", metrics.healthz, name="healthz"),
+    path("readyz", metrics.readyz, name="readyz"),
     # The HTTP API (docs/api.md).
     path("api/v1/openapi.json", openapi.openapi_json, name="api-openapi"),
     path("api/v1/demos/", api.demo_list, name="api-demos"),

@@ -27,6 +27,7 @@ for i = 3, #KEYS do
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)
     redis.call('HINCRBY', KEYS[2], status, 1)
+    per_minute(ARGV[5], now, status, 1)
     redis.call('ZADD', ARGV[5] .. 'outbox', now, id)
     table.insert(channels, job[2])
   else
@@ -49,4 +50,9 @@ local runs = ARGV[5] .. 'runs:' .. size
 redis.call('LPUSH', runs, ARGV[2])
 redis.call('LTRIM', runs, 0, 499)
 redis.call('SADD', ARGV[5] .. 'batch_sizes', size)
+observe(ARGV[5], 'run', tonumber(ARGV[2]), SECONDS)
+observe(ARGV[5], 'batch', size, SIZES)
+per_minute(ARGV[5], now, 'batches', 1)
+per_minute(ARGV[5], now, 'batch_jobs', size)
+per_minute(ARGV[5], now, 'run_sum', tonumber(ARGV[2]))
 return channels

@@ -18,6 +18,8 @@
 --      | {"rate_limit", seconds until its minute ends, ...} | {"disabled"} | {"no_config"}
 --      | {"stale"} (the settings changed since the caller read them: read them again).
 local WAKE_MARK_MS = 2000
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end
@@ -32,11 +34,11 @@ local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 
 local function refuse(reason, detail)
   redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
+  per_minute(ARGV[7], now, 'rejected', 1)
   return {reason, detail, stats[1] or '', stats[2] or ''}
 end
 
 -- Joins in the counter's minute, counted whether or not they are admitted.
-local clock = redis.call('TIME')
 local rate_limits = {{KEYS[9], tonumber(ARGV[10])}, {KEYS[10], tonumber(ARGV[11])}}
 for _, rate in ipairs(rate_limits) do
   if rate[2] then
@@ -85,7 +87,6 @@ if max_rank and waiting > max_rank then
   return refuse('too_long', waiting)
 end
 
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local ticket = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
   'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
@@ -98,6 +99,7 @@ if tonumber(ARGV[9]) then
   redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
+per_minute(ARGV[7], now, 'admitted', 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 -- A worker lingering on this line takes the job when the bell rings: no new worker is woken.

@@ -75,9 +75,14 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', KEYS[4], deadline, id)
-    redis.call('LPUSH', ARGV[3] .. 'waits', tostring(now - tonumber(job[4])))
+    local wait = now - tonumber(job[4])
+    redis.call('LPUSH', ARGV[3] .. 'waits', tostring(wait))
+    observe(ARGV[3], 'wait', wait, SECONDS)
+    per_minute(ARGV[3], now, 'wait_sum', wait)
+    per_minute(ARGV[3], now, 'started', 1)
     if job[5] then
       redis.call('LPUSH', ARGV[3] .. 'eta_errors', tostring(now - tonumber(job[5])))
+      observe(ARGV[3], 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
       redis.call('HDEL', key, 'eta_at')
     end
     table.insert(reply, id)
