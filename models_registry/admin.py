@@ -1,5 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from .models import Demo
 from .registry import get_function
@@ -12,6 +18,7 @@ class DemoAdmin(admin.ModelAdmin):
         "slug",
         "function",
         "enabled",
+        "paused",
         "concurrency_count",
         "max_size",
         "batch",
@@ -20,7 +27,9 @@ class DemoAdmin(admin.ModelAdmin):
         "worker_pool",
         "waiting_now",
     )
-    list_filter = ("enabled", "batch", "api_open", "worker_pool")
+    list_filter = ("enabled", "paused", "batch", "api_open", "worker_pool")
+    actions = ("pause_demos", "resume_demos", "clear_lines")
+    change_list_template = "admin/models_registry/demo/change_list.html"
     search_fields = ("title", "slug", "function")
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = (
@@ -41,6 +50,7 @@ class DemoAdmin(admin.ModelAdmin):
                     "function",
                     "function_signature",
                     "enabled",
+                    "paused",
                     "examples",
                 )
             },
@@ -65,6 +75,84 @@ class DemoAdmin(admin.ModelAdmin):
         ("Access and workers", {"fields": ("api_open", "worker_pool")}),
         ("History", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
+
+    # --- the dashboard, and pausing, resuming and clearing a line ----------------------
+
+    def get_urls(self):
+        urls = [
+            path("dashboard/", self.admin_site.admin_view(self.dashboard), name="lineup-dashboard"),
+            path(
+                "<int:pk>/line/<str:action>/",
+                self.admin_site.admin_view(require_POST(self.line_action)),
+                name="lineup-line-action",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def has_clear_line_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("models_registry.clear_line")
+
+    def dashboard(self, request: HttpRequest) -> TemplateResponse:
+        """Every demo's live numbers, charts of its last hour, and the live workers."""
+        from queueapp.selectors import demo_dashboard, live_workers
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        demos = list(Demo.objects.order_by("title"))
+        # The busiest lines first: what is in them now, then what they did this hour.
+        boards = sorted(
+            (demo_dashboard(demo=demo) for demo in demos),
+            key=lambda board: (-board["in_line"], -board["ended_this_hour"]),
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Lineup dashboard",
+            "demos": boards,
+            "workers": live_workers(sorted({demo.worker_pool for demo in demos})),
+            "can_change": self.has_change_permission(request),
+            "can_clear": self.has_clear_line_permission(request),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/lineup_dashboard.html", context)
+
+    def line_action(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        """Pause, resume or clear one demo's line, from the dashboard."""
+        demo = get_object_or_404(Demo, pk=pk)
+        self._line_action(request, [demo], action)
+        return HttpResponseRedirect(reverse("admin:lineup-dashboard"))
+
+    def _line_action(self, request: HttpRequest, demos, action: str) -> None:
+        from queueapp import services
+
+        if action == "clear":
+            if not self.has_clear_line_permission(request):
+                raise PermissionDenied
+            for demo in demos:
+                cleared = services.demo_clear(slug=demo.slug)
+                self.message_user(request, f"{demo.title}: cleared {cleared} waiting job(s).")
+        elif action in ("pause", "resume"):
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            for demo in demos:
+                if action == "pause":
+                    services.demo_pause(demo=demo)
+                else:
+                    services.demo_resume(demo=demo)
+                self.message_user(request, f"{demo.title}: {action}d.")
+        else:
+            self.message_user(request, f"Unknown action '{action}'.", messages.ERROR)
+
+    @admin.action(description="Pause the selected demos", permissions=["change"])
+    def pause_demos(self, request: HttpRequest, queryset) -> None:
+        self._line_action(request, queryset, "pause")
+
+    @admin.action(description="Resume the selected demos", permissions=["change"])
+    def resume_demos(self, request: HttpRequest, queryset) -> None:
+        self._line_action(request, queryset, "resume")
+
+    @admin.action(description="Clear the lines of the selected demos", permissions=["clear_line"])
+    def clear_lines(self, request: HttpRequest, queryset) -> None:
+        self._line_action(request, queryset, "clear")
 
     @admin.display(description="Inputs and outputs")
     def function_signature(self, demo: Demo) -> str:
@@ -100,8 +188,10 @@ class DemoAdmin(admin.ModelAdmin):
                 f"{stats['timeouts']} / {stats['requeued']}",
             ),
             (
-                "Rejected: full / wait too long / visitor limit",
-                "{full} / {too_long} / {owner_limit}".format(**stats["rejected"]),
+                "Rejected: full / wait too long / visitor limit / address limit / rate",
+                "{full} / {too_long} / {owner_limit} / {address_limit} / {rate_limit}".format(
+                    **stats["rejected"]
+                ),
             ),
             (
                 "Batches / mean batch size",

@@ -28,6 +28,11 @@ class Demo(models.Model):
     enabled = models.BooleanField(
         default=True, help_text="Off: the demo is hidden from the list and refuses new jobs."
     )
+    paused = models.BooleanField(
+        default=False,
+        help_text="On: no new batch starts; waiting visitors keep their places and are told. "
+        "Running batches finish. Pause and resume from the dashboard.",
+    )
     examples = models.JSONField(
         default=list,
         blank=True,
@@ -110,6 +115,7 @@ class Demo(models.Model):
 
     class Meta:
         ordering = ["title"]
+        permissions = [("clear_line", "Can clear a demo's line")]
 
     def __str__(self) -> str:
         return self.title
@@ -148,6 +154,7 @@ class Demo(models.Model):
         """The settings the queue reads on every join and batch, as stored in Redis."""
         return {
             "enabled": "1" if self.enabled else "0",
+            "paused": "1" if self.paused else "0",
             "function": self.function,
             "max_size": "" if self.max_size is None else str(self.max_size),
             "max_wait_seconds": "" if self.max_wait_seconds is None else str(self.max_wait_seconds),

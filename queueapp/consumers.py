@@ -32,6 +32,10 @@ def estimation_frame(job_id: str, rank: int, eta: float) -> dict[str, Any]:
     return {"msg": "estimation", "job": job_id, "rank": rank, "rank_eta": round(eta, 2)}
 
 
+def notice_frame(demo: str, paused: bool, message: str) -> dict[str, Any]:
+    return {"msg": "notice", "demo": demo, "paused": paused, "message": message}
+
+
 class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         session = self.scope.get("session")
@@ -144,6 +148,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
         # The rank at admission, even if the job has started since.
         await self.send_json(estimation_frame(joined.job_id, joined.rank, joined.eta))
+        if joined.config.get("paused") == "1":
+            await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
 
     async def handle_cancel(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
@@ -166,6 +172,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             waiter = Waiter(self, demo, resumed.ticket, resumed.rank, resumed.seq, config)
             self.hub.wait(job_id, waiter)
             await self.send_json(self._estimation(job_id, waiter))
+            if config.get("paused") == "1":
+                await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
         elif resumed.status == "running":
             self.hub.run(demo, job_id, self)
             await self.send_json({"msg": "process_starts", "job": job_id})
@@ -216,6 +224,11 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         """It started (its process_starts frame comes separately), or was cancelled or expired."""
         if job_id in self.jobs:
             self.hub.run(self.jobs[job_id], job_id, self)
+
+    def demo_notice(self, message: dict[str, Any]) -> None:
+        """The demo was paused or resumed: tell the visitor (a frame of our own, sent soon)."""
+        frame = notice_frame(message["demo"], message["paused"], message["message"])
+        asyncio.get_running_loop().create_task(self.send_json(frame))
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None:
         """A job ended but its ending never reached us: fetch and deliver it."""

@@ -43,6 +43,11 @@ def advanced_message(
     }
 
 
+def notice_message(*, slug: str, paused: bool, text: str) -> dict[str, Any]:
+    """A word from the demo's operators to its waiting visitors (paused, or running again)."""
+    return {"type": "queue.notice", "demo": slug, "paused": paused, "message": text}
+
+
 def progress_data(done: float, total: float | None, description: str) -> dict[str, Any]:
     return {
         "index": done,

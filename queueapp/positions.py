@@ -35,6 +35,8 @@ class Follower(Protocol):
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None: ...
 
+    def demo_notice(self, message: dict) -> None: ...
+
 
 @dataclass
 class Waiter:
@@ -121,10 +123,22 @@ class PositionHub:
             elif waiter.apply(change):
                 waiter.follower.position_changed(job_id)
 
+    def notice(self, message: dict) -> None:
+        """Pass a word from the operators to every socket with a job waiting in the demo."""
+        followers = {
+            id(w.follower): w.follower for w in self.waiting.get(message["demo"], {}).values()
+        }
+        for follower in followers.values():
+            follower.demo_notice(message)
+
     async def _listen(self) -> None:
         layer = get_channel_layer()
         while True:
-            self.advance(await layer.receive(self.channel))
+            message = await layer.receive(self.channel)
+            if message["type"] == "queue.notice":
+                self.notice(message)
+            else:
+                self.advance(message)
 
     async def _resync_forever(self) -> None:
         while True:

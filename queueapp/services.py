@@ -396,6 +396,54 @@ def api_request_allowed(*, address: str | None) -> None:
         )
 
 
+PAUSED_NOTICE = "This demo is paused by its operators for now. Your place in line is kept."
+RESUMED_NOTICE = "This demo is running again."
+
+
+def demo_pause(*, demo) -> None:
+    """Stop starting batches of the demo; its waiting visitors keep their places and are told."""
+    demo.paused = True
+    demo.save(update_fields=["paused", "updated_at"])  # publishes the settings
+    _tell_waiting(demo.slug, paused=True, message=PAUSED_NOTICE)
+    log.info("demo %s paused", demo.slug, extra={"demo": demo.slug})
+
+
+def demo_resume(*, demo) -> None:
+    """Start the demo's batches again, and tell its waiting visitors."""
+    demo.paused = False
+    demo.save(update_fields=["paused", "updated_at"])
+    _tell_waiting(demo.slug, paused=False, message=RESUMED_NOTICE)
+    wake_pool(slug=demo.slug, pool=demo.worker_pool)
+    log.info("demo %s resumed", demo.slug, extra={"demo": demo.slug})
+
+
+def demo_clear(*, slug: str) -> int:
+    """End every waiting job of the demo's line, telling each visitor; return how many."""
+    error = {
+        "code": "line_cleared",
+        "message": "The demo's operators cleared its line. Please try again later.",
+    }
+    store = get_store()
+    seq, cleared = store.clear(slug, error=error)
+    if cleared:
+        direct = [
+            (channel, events.completed_frame(job_id, success=False, payload=error))
+            for job_id, _, channel in cleared
+        ]
+        advanced = events.advanced_message(
+            slug=slug, seq=seq, left=[ticket for _, ticket, _ in cleared], stats=store.stats(slug)
+        )
+        events.send_all_sync(direct, [(events.demo_group(slug), advanced)])
+        store.delivered(slug, [job_id for job_id, _, _ in cleared])
+    log.info("demo %s: line cleared, %d job(s)", slug, len(cleared), extra={"demo": slug})
+    return len(cleared)
+
+
+def _tell_waiting(slug: str, *, paused: bool, message: str) -> None:
+    notice = events.notice_message(slug=slug, paused=paused, text=message)
+    events.send_all_sync([], [(events.demo_group(slug), notice)])
+
+
 def job_resume(*, slug: str, job_id: str, owner: str, channel: str) -> Resumed:
     """Send a job's further updates to `channel`; only the job's owner may do this."""
     resumed = get_store().resume(slug, job_id=job_id, owner=owner, channel=channel)

@@ -250,6 +250,11 @@ class QueueStore:
         """Recent waits, ETA errors, and run times by batch size ("runs:<size>")."""
         raise NotImplementedError
 
+    def clear(self, slug: str, *, error: dict[str, str]) -> tuple[int, list[tuple[str, int, str]]]:
+        """End every waiting job of the line with `error`; return the line's seq and the
+        cleared jobs as (id, ticket, reply channel)."""
+        raise NotImplementedError
+
     def histograms(self, slug: str) -> dict[str, dict[str, float]]:
         """The demo's histograms (wait, run, eta_error, batch): count per bucket upper
         bound ("+Inf" for the last), and "sum"."""
@@ -597,6 +602,15 @@ class RedisQueueStore(QueueStore):
                 pipe.lrange(key(slug, name), 0, -1)
             values = pipe.execute()
         return {name: [float(v) for v in found] for name, found in zip(names, values)}
+
+    def clear(self, slug: str, *, error: dict[str, str]) -> tuple[int, list[tuple[str, int, str]]]:
+        reply = self.scripts["clear"](
+            keys=[key(slug, "waiting"), key(slug, "detached"), key(slug, "stats")],
+            args=[key(slug, ""), json.dumps(error), settings.LINEUP_RESULT_TTL_SECONDS],
+        )
+        rest = reply[1:]
+        cleared = [(rest[i], int(rest[i + 1]), rest[i + 2]) for i in range(0, len(rest), 3)]
+        return int(reply[0]), cleared
 
     def histograms(self, slug: str) -> dict[str, dict[str, float]]:
         with self.redis.pipeline(transaction=False) as pipe:

@@ -10,7 +10,7 @@
 local WAKE_MARK_MS = 2000  -- as in join.lua
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'timeout')
+local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'timeout', 'paused')
 local changes = {}
 
 local function note(what, id, ticket, channel, err)
@@ -79,7 +79,7 @@ end
 
 local free = tonumber(cfg[1] or '0') - redis.call('ZCARD', KEYS[3])
 local wake = 0
-if free > 0 and redis.call('ZCARD', KEYS[2]) > 0
+if free > 0 and cfg[3] ~= '1' and redis.call('ZCARD', KEYS[2]) > 0
     and redis.call('SET', ARGV[1] .. 'woken', '1', 'NX', 'PX', WAKE_MARK_MS) then
   wake = 1
 end

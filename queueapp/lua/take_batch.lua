@@ -7,16 +7,22 @@
 -- KEYS[5] stats hash   KEYS[6] detached zset   KEYS[7] idle set (slot tokens)
 -- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] the demo's key prefix
 -- ARGV[4] seconds to linger on an empty line (0: release the slot)
--- Returns {"empty"} | {"idle"} | {"busy"} | {"wait", milliseconds}
+-- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
 --      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
-  'batch_wait_ms', 'function', 'timeout')
+  'batch_wait_ms', 'function', 'timeout', 'paused')
 if not cfg[1] or not cfg[5] then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return {'empty'}
+end
+if cfg[7] == '1' then
+  -- Paused by an admin: the line keeps its jobs, and no batch starts until it resumes.
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('SREM', KEYS[7], ARGV[1])
+  return {'paused'}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('DEL', ARGV[3] .. 'woken')
