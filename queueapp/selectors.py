@@ -100,9 +100,7 @@ def demo_dashboard(*, demo) -> dict[str, Any]:
     stats = demo_stats(slug=demo.slug)
     minutes = [counters for _, counters in store.minutes(demo.slug, CHART_MINUTES)]
     ended = [m.get("completed", 0) + m.get("failed", 0) for m in minutes]
-    mean_waits = [
-        m.get("wait_sum", 0) / m["started"] if m.get("started") else 0 for m in minutes
-    ]
+    mean_waits = [m.get("wait_sum", 0) / m["started"] if m.get("started") else 0 for m in minutes]
     runs = [
         seconds
         for name, values in store.samples(demo.slug).items()
