@@ -148,8 +148,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
         # The rank at admission, even if the job has started since.
         await self.send_json(estimation_frame(joined.job_id, joined.rank, joined.eta))
-        if joined.config.get("paused") == "1":
-            await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
+        await self._notice_if_stalled(demo, joined.config)
 
     async def handle_cancel(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
@@ -172,8 +171,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             waiter = Waiter(self, demo, resumed.ticket, resumed.rank, resumed.seq, config)
             self.hub.wait(job_id, waiter)
             await self.send_json(self._estimation(job_id, waiter))
-            if config.get("paused") == "1":
-                await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
+            await self._notice_if_stalled(demo, config)
         elif resumed.status == "running":
             self.hub.run(demo, job_id, self)
             await self.send_json({"msg": "process_starts", "job": job_id})
@@ -238,6 +236,14 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     # --- helpers -------------------------------------------------------------------------
+
+    async def _notice_if_stalled(self, demo: str, config: dict[str, str]) -> None:
+        """Tell a waiting visitor when their line cannot move: paused, or no live worker."""
+        if config.get("paused") == "1":
+            await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
+        elif not await services.pool_has_worker_async(config.get("pool", "")):
+            frame = notice_frame(demo, False, services.NO_WORKER_NOTICE) | {"no_worker": True}
+            await self.send_json(frame)
 
     async def _send_ending(self, job_id: str, status: str, outputs: Any, error: Any) -> None:
         self.finished.append(job_id)

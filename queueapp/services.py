@@ -361,9 +361,24 @@ def pool_has_worker(pool: str) -> bool:
     POOL_CHECK_SECONDS ago)."""
     seen_at, alive = _pools_seen.get(pool, (0.0, False))
     if time.monotonic() - seen_at > POOL_CHECK_SECONDS:
-        alive = bool(get_store().live_workers(pool))
+        alive = get_store().pool_alive(pool)
         _pools_seen[pool] = (time.monotonic(), alive)
     return alive
+
+
+async def pool_has_worker_async(pool: str) -> bool:
+    """`pool_has_worker` for the websocket consumer, on the event loop."""
+    seen_at, alive = _pools_seen.get(pool, (0.0, False))
+    if time.monotonic() - seen_at > POOL_CHECK_SECONDS:
+        alive = await get_async_store().pool_alive(pool)
+        _pools_seen[pool] = (time.monotonic(), alive)
+    return alive
+
+
+NO_WORKER_NOTICE = (
+    "No worker is running this demo right now. Your place in line is kept, and your job "
+    "starts when one is back."
+)
 
 
 def demo_open_to_scripts(*, slug: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ Redis Cluster slot.
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -283,6 +284,10 @@ class QueueStore:
 
     def live_workers(self, pool: str) -> list[dict[str, Any]]:
         """What the pool's live workers said of themselves in their last heartbeat."""
+        raise NotImplementedError
+
+    def pool_alive(self, pool: str) -> bool:
+        """Whether a worker of the pool has a heartbeat that has not expired."""
         raise NotImplementedError
 
 
@@ -678,6 +683,9 @@ class RedisQueueStore(QueueStore):
                 pipe.zrem(pool_key(pool), name)
             pipe.execute()
 
+    def pool_alive(self, pool: str) -> bool:
+        return self.redis.zcount(pool_key(pool), time.time(), "+inf") > 0
+
     def live_workers(self, pool: str) -> list[dict[str, Any]]:
         seconds, micros = self.redis.time()
         names = self.redis.zrangebyscore(pool_key(pool), seconds + micros / 1e6, "+inf")
@@ -722,6 +730,9 @@ class AsyncRedisQueueStore:
 
     async def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         await self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
+
+    async def pool_alive(self, pool: str) -> bool:
+        return await self.redis.zcount(pool_key(pool), time.time(), "+inf") > 0
 
 
 _async_stores: dict[asyncio.AbstractEventLoop, AsyncRedisQueueStore] = {}

@@ -291,6 +291,10 @@ function handle(frame) {
       if (p.progress !== null) bar(p.progress);
       break;
     }
+    case "notice":
+      // The operators paused the demo, or no worker runs it now: the place is kept.
+      if (currentJob) status(frame.message, frame.paused === false && !frame.no_worker ? "info" : "warn");
+      break;
     case "process_generating":
       status("Running: streaming the output…");
       renderOutputs(frame.output.data);

@@ -267,6 +267,17 @@ def test_a_disabled_demo_or_one_without_workers_is_unavailable(stack):
     assert error["retry_after"] > 0
     assert waiting(stack, orphan) == 0
 
+    async def join_over_websocket() -> list[dict]:
+        async with websockets.connect(stack.ws_url, origin=stack.base_url) as socket:
+            await socket.recv()  # hello
+            await socket.send(json.dumps({"msg": "join", "demo": orphan, "data": ["hi"]}))
+            return [json.loads(await socket.recv()) for _ in range(3)]
+
+    # A visitor of the page keeps a place in line, and is told why it does not move.
+    joined, estimation, notice = asyncio.run(join_over_websocket())
+    assert (joined["msg"], estimation["msg"], notice["msg"]) == ("joined", "estimation", "notice")
+    assert notice["no_worker"] is True and "No worker" in notice["message"]
+
 
 def test_a_visitor_is_limited_in_jobs_and_in_requests(stack):
     slug = stack.add_demo(
