@@ -72,4 +72,22 @@ BUILTIN_DEMOS = [
         ],
         "expected_seconds": 0.1,
     },
+    {
+        # Needs the `minilm` extra; left out when it is not installed.
+        "slug": "sentence-similarity",
+        "title": "Sentence similarity (MiniLM, batched)",
+        "description": "Ranks sentences by how close in meaning they are to yours, with the "
+        "all-MiniLM-L6-v2 model. Waiting jobs are encoded together in batches.",
+        "function": "sentence_similarity",
+        "batch": True,
+        "max_batch_size": 32,
+        "examples": [
+            [
+                "A cat sits on the mat",
+                "A kitten rests on a rug\nStock markets fell sharply\nThe dog sleeps outside",
+            ],
+            ["How do I bake bread?", "Recipe for sourdough\nFixing a flat tyre\nBread baking tips"],
+        ],
+        "expected_seconds": 0.05,
+    },
 ]

@@ -36,6 +36,9 @@ class InferenceFunction:
     description: str
     wants_progress: bool
     streams: bool = False
+    # Loads what the function needs (a model) into this process; workers call it when they
+    # start, for the demos of their pools, so the first visitor does not wait for it.
+    warm_up: Callable[[], Any] | None = None
 
     @property
     def reads_files(self) -> bool:
@@ -87,11 +90,13 @@ def register(
     outputs: Sequence[Component],
     batch: bool = False,
     description: str = "",
+    warm_up: Callable[[], Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register an inference function under `name` (default: the function's name).
 
     A function that takes a `progress` parameter is given a callable
-    `progress(done, total, description="")` to report how far it has got.
+    `progress(done, total, description="")` to report how far it has got. `warm_up`, if
+    given, loads the function's model; a worker calls it once when it starts.
     """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -110,6 +115,7 @@ def register(
             description=description or inspect.getdoc(func) or "",
             wants_progress="progress" in inspect.signature(func).parameters,
             streams=streams,
+            warm_up=warm_up,
         )
         return func
 

@@ -20,8 +20,8 @@ def drain_demo(slug: str) -> int:
 
 @worker_ready.connect
 def start_background_threads(sender, **kwargs) -> None:
-    """Every worker sweeps the lines, so recovery does not depend on any one node, and
-    announces itself to its pools."""
+    """Every worker sweeps the lines, so recovery does not depend on any one node, announces
+    itself to its pools, and loads the models of its pools' demos."""
     threading.Thread(
         target=worker.sweep_forever, args=(_stop,), name="lineup-sweeper", daemon=True
     ).start()
@@ -31,9 +31,14 @@ def start_background_threads(sender, **kwargs) -> None:
         "pid": os.getpid(),
         "pools": sorted(queue.name for queue in sender.task_consumer.queues),
         "concurrency": sender.controller.concurrency,
+        "models": [],
+        "gpu": None,
     }
     threading.Thread(
         target=worker.heartbeat_forever, args=(_stop, about), name="lineup-heartbeat", daemon=True
+    ).start()
+    threading.Thread(
+        target=worker.warm_up, args=(about,), name="lineup-warm-up", daemon=True
     ).start()
 
 

@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -276,6 +277,40 @@ def sweep_forever(stop: threading.Event) -> None:
                 delete_expired_files(inputs_after=UNFINISHED_JOB_TTL)
         except Exception:
             log.exception("sweeping the lines failed; trying again")
+
+
+def warm_up(worker: dict[str, Any]) -> None:
+    """Load the models of the demos this worker's pools serve, now rather than on their first
+    job; note them, and the GPU they found, in what the worker announces."""
+    store = get_store()
+    for slug in store.demos():
+        config = store.config(slug)
+        if config.get("pool") not in worker["pools"]:
+            continue
+        try:
+            function = get_function(config.get("function", ""))
+        except KeyError:
+            continue
+        if function.warm_up and function.name not in worker["models"]:
+            began = time.monotonic()
+            function.warm_up()
+            worker["models"].append(function.name)
+            log.info(
+                "loaded the model of %s in %.1f s",
+                function.name,
+                time.monotonic() - began,
+                extra={"function": function.name},
+            )
+    worker["gpu"] = gpu_in_use()
+
+
+def gpu_in_use() -> dict[str, Any] | None:
+    """The GPU a model of this process runs on: name and memory (None without one)."""
+    torch = sys.modules.get("torch")  # only when a model brought it in
+    if torch is None or not torch.cuda.is_available():
+        return None
+    device = torch.cuda.get_device_properties(0)
+    return {"name": device.name, "memory_gb": device.total_memory / 1e9}
 
 
 def heartbeat_forever(stop: threading.Event, worker: dict[str, Any]) -> None:

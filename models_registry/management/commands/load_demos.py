@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from models_registry.builtin_demos import BUILTIN_DEMOS
 from models_registry.models import Demo
+from models_registry.registry import all_functions
 
 
 class Command(BaseCommand):
@@ -13,7 +14,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset: bool = False, **options) -> None:
+        functions = all_functions()
         for spec in BUILTIN_DEMOS:
+            if spec["function"] not in functions:
+                # An optional demo whose extra is not installed (the real model's, say).
+                continue
             fields = {k: v for k, v in spec.items() if k != "slug"}
             demo = Demo.objects.filter(slug=spec["slug"]).first()
             if demo and not reset:

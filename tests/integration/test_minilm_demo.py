@@ -1,0 +1,69 @@
+"""The real model through the whole stack: the worker loads MiniLM when it starts, and
+visitors' jobs are encoded together in batches."""
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from models_registry import minilm
+from queueapp.store import pool_key, worker_key
+
+pytestmark = pytest.mark.stack
+
+if not minilm.AVAILABLE:
+    if os.environ.get("LINEUP_REQUIRE_MINILM"):
+        pytest.fail("the minilm extra is not installed", pytrace=False)
+    pytest.skip("the minilm extra is not installed", allow_module_level=True)
+
+TOPICS = {
+    "A cat sits on the mat": "A kitten rests on a rug",
+    "How do I bake bread?": "Recipe for sourdough loaves",
+    "The team won the final": "They became champions after the match",
+    "It will rain tomorrow": "Showers are forecast for the next day",
+}
+
+
+def test_visitors_get_the_closest_sentences_from_batches(stack):
+    candidates = "\n".join(TOPICS.values())
+    url = f"{stack.base_url}/api/v1/demos/sentence-similarity/predict/"
+    requests.post(url, json={"data": ["warm", candidates]})  # the model is loaded by now
+
+    def ask(sentence: str) -> str:
+        done = requests.Session().post(url, json={"data": [sentence, candidates]}).json()
+        assert done["status"] == "completed", done
+        return done["output"]["data"][0]["label"]
+
+    sentences = list(TOPICS) * 4
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(ask, sentences))
+    assert answers == [TOPICS[sentence] for sentence in sentences]
+
+    batch = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(requests.get(f"{stack.base_url}/metrics").text)
+        for sample in family.samples
+        if sample.labels.get("demo") == "sentence-similarity"
+    }
+    assert batch["lineup_batch_size_sum"] == len(sentences) + 1
+    # Waiting jobs were encoded together.
+    assert batch["lineup_batch_size_sum"] / batch["lineup_batch_size_count"] > 1.5
+
+
+def test_the_worker_loads_the_model_when_it_starts_and_says_so(stack):
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    deadline = time.monotonic() + 60
+    while True:
+        names = client.zrange(pool_key("default"), 0, -1)
+        about = [json.loads(client.get(worker_key(name)) or "{}") for name in names]
+        if any("sentence_similarity" in worker.get("models", []) for worker in about):
+            break
+        assert time.monotonic() < deadline, about
+        time.sleep(0.5)
+    gpu = about[0]["gpu"]
+    assert about[0]["pools"] == ["default"] and (gpu is None or gpu["memory_gb"] > 0)
