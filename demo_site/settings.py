@@ -212,11 +212,20 @@ LINEUP_METRICS_TOKEN = os.environ.get("LINEUP_METRICS_TOKEN", "")
 # The longest a synchronous `predict` call waits for its result, in seconds.
 LINEUP_PREDICT_MAX_WAIT_SECONDS = float(os.environ.get("LINEUP_PREDICT_MAX_WAIT_SECONDS", "60"))
 
+# LOG_FORMAT=json: one JSON object per line, with the job ids and demo of each record.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "demo_site.logs.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if os.environ.get("LOG_FORMAT") == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }

@@ -508,5 +508,11 @@ def demo_sweep(*, slug: str) -> list[Change]:
         if config.get("pool"):
             wake_pool(slug=slug, pool=config["pool"])
     for change in reaped.changes:
-        log.info("job %s of %s %s", change.job_id, slug, change.what)
+        log.info(
+            "job %s of %s %s",
+            change.job_id,
+            slug,
+            change.what,
+            extra={"demo": slug, "job": change.job_id},
+        )
     return reaped.changes

@@ -119,6 +119,13 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     endings = compute_endings(slug, function_name, jobs)
     duration = time.monotonic() - began
     channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
+    log.debug(
+        "demo %s: a batch of %d ran in %.3f s",
+        slug,
+        len(jobs),
+        duration,
+        extra={"demo": slug, "jobs": [job.id for job in jobs]},
+    )
 
     # A job without a channel here had its ending recorded elsewhere (timeout, new worker).
     recorded = [(channel, e) for channel, e in zip(channels, endings) if channel]
@@ -163,7 +170,9 @@ def compute_endings(slug: str, function_name: str, jobs: list[TakenJob]) -> list
             arguments.append([c.load(v) for c, v in zip(function.inputs, job.inputs)])
             loaded.append(job)
         except Exception:
-            log.exception("job %s: could not load its inputs", job.id)
+            log.exception(
+                "job %s: could not load its inputs", job.id, extra={"job": job.id, "demo": slug}
+            )
             error = {"code": "bad_input", "message": "The input could not be read."}
             endings[job.id] = Ending(job.id, "failed", error)
 
@@ -174,7 +183,12 @@ def compute_endings(slug: str, function_name: str, jobs: list[TakenJob]) -> list
             for job, values in zip(loaded, outputs):
                 endings[job.id] = Ending(job.id, "completed", dump_outputs(function, values))
         except Exception as exc:
-            log.exception("demo function %s failed on a batch of %d", function.name, len(loaded))
+            log.exception(
+                "demo function %s failed on a batch of %d",
+                function.name,
+                len(loaded),
+                extra={"demo": slug, "jobs": [job.id for job in loaded]},
+            )
             message = str(exc) or exc.__class__.__name__
             for job in loaded:
                 endings[job.id] = Ending(
