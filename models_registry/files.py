@@ -22,7 +22,9 @@ def result_link(name: str) -> str:
 
 
 def result_link_valid(name: str, expires: str, signature: str) -> bool:
-    if not expires.isdigit() or int(expires) < time.time():
+    if not (expires.isascii() and expires.isdecimal() and len(expires) <= 12):
+        return False
+    if int(expires) < time.time():
         return False
     return constant_time_compare(signature, _link_signature(name, int(expires)))
 

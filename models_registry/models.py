@@ -97,8 +97,9 @@ class Demo(models.Model):
     # Access and placement
     api_open = models.BooleanField(
         default=True,
-        help_text="Off: only visitors of the demo's page can use it; the HTTP API and scripts' "
-        "websockets are refused (Gradio's api_open, which here closes every way around the page).",
+        help_text="Off: the HTTP API refuses this demo, and so does a websocket without a token "
+        "handed out with the demo page for its own browser session (Gradio's api_open, which "
+        "here also closes the queue's websocket to bare scripts).",
     )
     worker_pool = models.CharField(
         max_length=60,

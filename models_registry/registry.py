@@ -148,6 +148,12 @@ def get_function(name: str) -> InferenceFunction:
     return _functions[name]
 
 
+def find_function(name: str) -> InferenceFunction | None:
+    """The registered function called `name`, or None (say, its extra is not installed)."""
+    _load_entry_points()
+    return _functions.get(name)
+
+
 def all_functions() -> dict[str, InferenceFunction]:
     _load_entry_points()
     return dict(sorted(_functions.items()))

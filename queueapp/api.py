@@ -7,6 +7,7 @@ cookie, which the first job it creates sets; its jobs are visible to it alone.
 
 import asyncio
 import json
+import math
 from functools import wraps
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from models_registry.models import Demo
-from models_registry.registry import get_function
+from models_registry.registry import InferenceFunction, find_function
 
 from . import access, services
 from .services import QueueError
@@ -120,7 +121,7 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise QueueError("bad_request", "The body is not valid JSON.") from None
         if not isinstance(body, dict) or "data" not in body:
             raise QueueError("bad_request", 'Send {"data": [...]}, one value per input.')
@@ -129,23 +130,23 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
         try:
             data = json.loads(request.POST.get("data", "[]"))
             files = request.FILES
-        except (ValueError, MultiPartParserError):
+        except (ValueError, RecursionError, MultiPartParserError):
             raise QueueError("bad_request", "The form data could not be read.") from None
         if not isinstance(data, list):
             raise QueueError("bad_request", "The `data` part must be a JSON list.")
         if len(files) > MAX_FILES:
             raise QueueError("bad_request", f"At most {MAX_FILES} files per request.")
         for name, upload in files.items():
-            index = name.removeprefix("input_")
-            if not name.startswith("input_") or not index.isdigit() or int(index) >= MAX_FILES:
+            index = access.small_number(name.removeprefix("input_"))
+            if not name.startswith("input_") or index is None or index >= MAX_FILES:
                 raise QueueError("bad_request", f"Name file parts input_<n>, not '{name}'.")
             if upload.size > settings.LINEUP_MAX_IMAGE_BYTES:
                 raise QueueError(
                     "input_too_large",
                     f"{name}: files may be at most {settings.LINEUP_MAX_IMAGE_BYTES} bytes.",
                 )
-            data.extend([None] * (int(index) + 1 - len(data)))
-            data[int(index)] = upload.read()
+            data.extend([None] * (index + 1 - len(data)))
+            data[index] = upload.read()
         return data
     raise QueueError(
         "unsupported_media_type", "Send application/json, or multipart/form-data with files."
@@ -189,7 +190,9 @@ async def predict(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         wait = float(request.GET.get("wait", settings.LINEUP_PREDICT_MAX_WAIT_SECONDS))
     except ValueError:
-        raise QueueError("bad_request", "`wait` must be a number of seconds.") from None
+        wait = math.nan
+    if not math.isfinite(wait):
+        raise QueueError("bad_request", "`wait` must be a number of seconds.")
     wait = min(max(wait, 0.0), settings.LINEUP_PREDICT_MAX_WAIT_SECONDS)
     joined = await _submit(request, slug)
     owner = await _owner(request)
@@ -223,8 +226,7 @@ async def job_detail(request: HttpRequest, slug: str, job_id: str) -> JsonRespon
     return JsonResponse(_job_body(slug, status))
 
 
-def _describe(demo: Demo) -> dict[str, Any]:
-    function = get_function(demo.function)
+def _describe(demo: Demo, function: InferenceFunction) -> dict[str, Any]:
     return {
         "slug": demo.slug,
         "title": demo.title,
@@ -240,14 +242,20 @@ def _describe(demo: Demo) -> dict[str, Any]:
     }
 
 
-def _open_demos():
-    return Demo.objects.filter(enabled=True, api_open=True).order_by("slug")
+def open_demos() -> list[tuple[Demo, InferenceFunction]]:
+    """The demos open to the API whose function this process has, with it."""
+    found = []
+    for demo in Demo.objects.filter(enabled=True, api_open=True).order_by("slug"):
+        function = find_function(demo.function)
+        if function is not None:
+            found.append((demo, function))
+    return found
 
 
 @api_view("GET")
 async def demo_list(request: HttpRequest) -> JsonResponse:
     """The demos open to the API."""
-    demos = await run_sync(lambda: [_describe(demo) for demo in _open_demos()])()
+    demos = await run_sync(lambda: [_describe(*pair) for pair in open_demos()])()
     return JsonResponse({"demos": demos})
 
 
@@ -256,8 +264,10 @@ async def demo_detail(request: HttpRequest, slug: str) -> JsonResponse:
     """A demo's inputs and outputs, and its line now."""
 
     def read() -> dict[str, Any]:
-        demo = _open_demos().filter(slug=slug).first()
-        if demo is None:
+        found = [pair for pair in open_demos() if pair[0].slug == slug]
+        if not found:
+            if Demo.objects.filter(slug=slug, enabled=True, api_open=False).exists():
+                raise QueueError("api_closed", "This demo is not open to the API; use its page.")
             raise QueueError("unknown_demo", f"There is no demo called '{slug}' open to the API.")
         config = services.demo_config(slug=slug)
         waiting = services.get_store().queue_size(slug)
@@ -268,6 +278,6 @@ async def demo_detail(request: HttpRequest, slug: str) -> JsonResponse:
             "eta": round(eta, 2),
             "has_worker": services.pool_has_worker(config.get("pool", "")),
         }
-        return _describe(demo) | {"line": line}
+        return _describe(*found[0]) | {"line": line}
 
     return JsonResponse(await run_sync(read)())

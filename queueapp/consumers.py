@@ -56,6 +56,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.stale: set[str] = set()
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
+        self.sending: set[asyncio.Task] = set()
         await self.accept()
         await self.send_json({"msg": "hello", "protocol": PROTOCOL_VERSION})
 
@@ -96,7 +97,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             content = None
         if not isinstance(content, dict):
             await self.send_error("bad_frame", "Frames must be JSON objects.")
@@ -154,8 +155,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         job_id = self._text(content, "job")
         demo = self._text(content, "demo")
         await run_sync(services.job_cancel)(slug=demo, job_id=job_id, owner=self.owner)
-        self._end(demo, job_id)
-        await self.send_json({"msg": "cancelled", "job": job_id})
+        await self._send_ending(job_id, "cancelled", None, None)
 
     async def handle_resume(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
@@ -197,8 +197,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             # Its worker died: the job waits again at the front of the line.
             await self._wait_again(frame["demo"], job_id, frame["ticket"])
             return
-        if kind == "process_completed":
-            # An ending can arrive twice when its worker died right after sending it.
+        if kind in ("process_completed", "cancelled"):
+            # An ending can arrive twice: when its worker died right after sending it, or
+            # when this socket cancelled the job itself and already said so.
             if job_id in self.finished:
                 return
             self.finished.append(job_id)
@@ -226,7 +227,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     def demo_notice(self, message: dict[str, Any]) -> None:
         """The demo was paused or resumed: tell the visitor (a frame of our own, sent soon)."""
         frame = notice_frame(message["demo"], message["paused"], message["message"])
-        asyncio.get_running_loop().create_task(self.send_json(frame))
+        task = asyncio.get_running_loop().create_task(self.send_json(frame))
+        self.sending.add(task)  # held until sent: the loop keeps only weak references
+        task.add_done_callback(self.sending.discard)
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None:
         """A job ended but its ending never reached us: fetch and deliver it."""

@@ -7,8 +7,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from models_registry.models import Demo
-from models_registry.registry import InferenceFunction, get_function
+from models_registry.registry import InferenceFunction
 
 ERROR = {
     "type": "object",
@@ -206,5 +205,6 @@ def schema(demos: dict[str, InferenceFunction]) -> dict[str, Any]:
 
 @require_GET
 def openapi_json(request: HttpRequest) -> JsonResponse:
-    demos = Demo.objects.filter(enabled=True, api_open=True)
-    return JsonResponse(schema({demo.slug: get_function(demo.function) for demo in demos}))
+    from .api import open_demos
+
+    return JsonResponse(schema({demo.slug: function for demo, function in open_demos()}))

@@ -306,7 +306,7 @@ def wake_pool(*, slug: str, pool: str) -> None:
 
 def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
     """Cancel a waiting job of `owner`; the visitors behind it move up."""
-    outcome, detail, seq = get_store().cancel(slug, job_id=job_id, owner=owner)
+    outcome, detail, seq, channel = get_store().cancel(slug, job_id=job_id, owner=owner)
     if outcome == "unknown":
         raise QueueError("unknown_job", "There is no such job.")
     if outcome == "not_waiting":
@@ -314,7 +314,9 @@ def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
     advanced = events.advanced_message(
         slug=slug, seq=seq, left=[int(detail)], stats=get_store().stats(slug)
     )
-    events.send_all_sync([], [(events.demo_group(slug), advanced)])
+    # The job's own socket hears it too: it may have been cancelled from elsewhere (the API).
+    cancelled = [(channel, events.ending_frame(job_id, "cancelled", None, None))]
+    events.send_all_sync(cancelled, [(events.demo_group(slug), advanced)])
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ Redis Cluster slot.
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -219,8 +218,9 @@ class QueueStore:
         """Endings in the outbox for longer than `older_than` seconds (their sender died)."""
         raise NotImplementedError
 
-    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int]:
-        """("cancelled", ticket, line seq), ("not_waiting", status, 0) or ("unknown", "", 0)."""
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int, str]:
+        """("cancelled", ticket, line seq, the job's reply channel), ("not_waiting", status,
+        0, "") or ("unknown", "", 0, "")."""
         raise NotImplementedError
 
     def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
@@ -531,7 +531,7 @@ class RedisQueueStore(QueueStore):
             for job_id, (status, channel, outputs, error) in zip(job_ids, found)
         ]
 
-    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int]:
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int, str]:
         reply = self.scripts["cancel"](
             keys=[
                 key(slug, "waiting"),
@@ -542,8 +542,8 @@ class RedisQueueStore(QueueStore):
             args=[job_id, owner, settings.LINEUP_RESULT_TTL_SECONDS, key(slug, "")],
         )
         if reply[0] == "cancelled":
-            return "cancelled", int(reply[1]), int(reply[2])
-        return reply[0], reply[1] if len(reply) > 1 else "", 0
+            return "cancelled", int(reply[1]), int(reply[2]), reply[3]
+        return reply[0], reply[1] if len(reply) > 1 else "", 0, ""
 
     def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
         (now_seconds, now_micros) = self.redis.time()
@@ -672,6 +672,7 @@ class RedisQueueStore(QueueStore):
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(worker_key(name), json.dumps(about), px=int(ttl * 1000))
             for pool in about["pools"]:
+                pipe.zremrangebyscore(pool_key(pool), "-inf", expires - ttl)  # the dead
                 pipe.zadd(pool_key(pool), {name: expires})
                 pipe.expire(pool_key(pool), int(ttl) + 1)
             pipe.execute()
@@ -684,7 +685,8 @@ class RedisQueueStore(QueueStore):
             pipe.execute()
 
     def pool_alive(self, pool: str) -> bool:
-        return self.redis.zcount(pool_key(pool), time.time(), "+inf") > 0
+        seconds, micros = self.redis.time()  # Redis's clock, as the heartbeats use
+        return self.redis.zcount(pool_key(pool), seconds + micros / 1e6, "+inf") > 0
 
     def live_workers(self, pool: str) -> list[dict[str, Any]]:
         seconds, micros = self.redis.time()
@@ -732,7 +734,8 @@ class AsyncRedisQueueStore:
         await self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
 
     async def pool_alive(self, pool: str) -> bool:
-        return await self.redis.zcount(pool_key(pool), time.time(), "+inf") > 0
+        seconds, micros = await self.redis.time()  # Redis's clock, as the heartbeats use
+        return await self.redis.zcount(pool_key(pool), seconds + micros / 1e6, "+inf") > 0
 
 
 _async_stores: dict[asyncio.AbstractEventLoop, AsyncRedisQueueStore] = {}

@@ -11,21 +11,24 @@ from django.views.decorators.http import require_GET
 
 from models_registry.files import result_link_valid
 from models_registry.models import Demo
-from models_registry.registry import get_function
+from models_registry.registry import find_function
 
 from . import access
 
 
 @require_GET
 def demo_list(request: HttpRequest) -> HttpResponse:
-    demos = Demo.objects.filter(enabled=True)
+    # Only demos whose function is installed here (an optional extra may be missing).
+    demos = [d for d in Demo.objects.filter(enabled=True) if find_function(d.function)]
     return render(request, "lineup/demo_list.html", {"demos": demos})
 
 
 @require_GET
 def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
     demo = get_object_or_404(Demo, slug=slug, enabled=True)
-    function = get_function(demo.function)
+    function = find_function(demo.function)
+    if function is None:
+        raise Http404("This demo's function is not installed here.")
     page = {
         "demo": demo.slug,
         "inputs": [c.describe() for c in function.inputs],
@@ -66,7 +69,9 @@ def socket_token(request: HttpRequest) -> JsonResponse:
 def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
     """How to call the demo from a script, with curl and with Python (Gradio's "Use via API")."""
     demo = get_object_or_404(Demo, slug=slug, enabled=True, api_open=True)
-    function = get_function(demo.function)
+    function = find_function(demo.function)
+    if function is None:
+        raise Http404("This demo's function is not installed here.")
     example = demo.examples[0] if demo.examples else [c.example_value() for c in function.inputs]
     files = {
         f"input_{n}": "your-image.png" for n, c in enumerate(function.inputs) if c.kind == "image"

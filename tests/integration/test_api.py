@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from unittest.mock import ANY
 
 import pytest
 import redis
@@ -364,3 +365,50 @@ def test_a_long_wait_and_a_crowded_address_are_refused(stack):
         v.get(stack.base_url + j["links"]["self"]).json()["status"] == "waiting" for v, j in jobs
     )
     cancel_all(jobs)
+
+
+def test_odd_numbers_and_deep_nesting_are_refused_cleanly(stack):
+    me = api(stack)
+    url = f"{stack.base_url}/api/v1/demos/text-echo"
+    refused(me.post(f"{url}/predict/?wait=nan", json={"data": ["x"]}), 400, "bad_request")
+    refused(me.post(f"{url}/predict/?wait=inf", json={"data": ["x"]}), 400, "bad_request")
+    deep = '{"data": ' + "[" * 5000 + "]" * 5000 + "}"
+    headers = {"Content-Type": "application/json"}
+    refused(me.post(f"{url}/jobs/", data=deep, headers=headers), 400, "bad_request")
+    for expires in ("²", "9" * 5000):
+        link = f"{stack.base_url}/media/results/x.png?expires={expires}&sig=0"
+        assert requests.get(link).status_code == 410
+
+    async def deep_frame() -> dict:
+        async with websockets.connect(stack.ws_url, origin=stack.base_url) as socket:
+            await socket.recv()  # hello
+            await socket.send('{"msg": "join", "data": ' + "[" * 5000 + "]" * 5000 + "}")
+            return json.loads(await socket.recv())
+
+    assert asyncio.run(deep_frame())["code"] == "bad_frame"
+
+
+def test_cancelling_through_the_api_tells_the_page(stack, busy_line):
+    ahead, me = api(stack), api(stack)
+    first = post_job(ahead, busy_line, [4]).json()
+    wait_for(ahead, first, "running")
+    me.get(f"{stack.base_url}/demos/{busy_line}/")  # the page gives the browser its session
+    cookie = {"Cookie": f"sessionid={me.cookies['sessionid']}"}
+
+    async def scenario() -> dict:
+        async with websockets.connect(
+            stack.ws_url, origin=stack.base_url, additional_headers=cookie
+        ) as socket:
+            await socket.recv()  # hello
+            await socket.send(json.dumps({"msg": "join", "demo": busy_line, "data": [1]}))
+            job = json.loads(await socket.recv())["job"]
+            url = f"{stack.base_url}/api/v1/demos/{busy_line}/jobs/{job}/"
+            cancelled = await asyncio.to_thread(me.delete, url)
+            assert cancelled.json()["status"] == "cancelled"
+            while True:
+                frame = json.loads(await socket.recv())
+                if frame.get("job") == job and frame["msg"] in ("cancelled", "process_completed"):
+                    return frame
+
+    assert asyncio.run(scenario()) == {"msg": "cancelled", "job": ANY}
+    cancel_all([(ahead, first)])

@@ -166,7 +166,13 @@ def test_stats_count_what_happened_in_the_line(slug, publish):
     worker.drain_demo(slug)
     stats = demo_stats(slug=slug)
     assert (stats["admitted"], stats["completed"], stats["cancelled"]) == (3, 2, 1)
-    assert stats["rejected"] == {"full": 1, "too_long": 0, "owner_limit": 0}
+    assert stats["rejected"] == {
+        "full": 1,
+        "too_long": 0,
+        "owner_limit": 0,
+        "address_limit": 0,
+        "rate_limit": 0,
+    }
     assert (stats["batches"], stats["mean_batch_size"]) == (1, 2)
     assert list(stats["run_seconds_by_batch_size"]) == [2]
     assert stats["wait_seconds"]["count"] == 2

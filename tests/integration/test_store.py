@@ -138,13 +138,13 @@ def test_cancel_only_by_owner_and_only_while_waiting(slug, publish):
     publish()
     join(slug, 3)
     store = get_store()
-    assert store.cancel(slug, job_id="job1", owner="intruder") == ("unknown", "", 0)
-    assert store.cancel(slug, job_id="job1", owner="o1") == ("cancelled", 2, 1)
+    assert store.cancel(slug, job_id="job1", owner="intruder") == ("unknown", "", 0, "")
+    assert store.cancel(slug, job_id="job1", owner="o1") == ("cancelled", 2, 1, "ch1")
     assert store.ranks(slug, ["job2"]) == ([1], 1)
-    assert store.cancel(slug, job_id="job1", owner="o1") == ("not_waiting", "cancelled", 0)
+    assert store.cancel(slug, job_id="job1", owner="o1") == ("not_waiting", "cancelled", 0, "")
     taken = store.take_batch(slug, slot="a")
     assert [job.id for job in taken.jobs] == ["job0"]
-    assert store.cancel(slug, job_id="job0", owner="o0") == ("not_waiting", "running", 0)
+    assert store.cancel(slug, job_id="job0", owner="o0") == ("not_waiting", "running", 0, "")
 
 
 def test_resume_is_for_the_owner_and_moves_the_reply_channel(slug, publish):

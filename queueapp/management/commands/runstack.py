@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from demo_site import embedded_redis, processes
 from models_registry.models import Demo
+from queueapp.store import get_store
 
 
 class Command(BaseCommand):
@@ -51,9 +52,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop_all)
         try:
             processes.wait_for_port(port, host=host, process=children[0])
+            self.wait_for_worker(pools, process=children[1])
         except (RuntimeError, TimeoutError) as error:
             stop_all()
-            raise SystemExit(f"daphne did not start: {error}") from None
+            raise SystemExit(f"Lineup did not start: {error}") from None
 
         base = f"http://{host}:{port}"
         self.stdout.write(
@@ -70,6 +72,16 @@ class Command(BaseCommand):
                     self.stderr.write(f"a child process exited with {child.returncode}; stopping")
                     stop_all()
             time.sleep(0.5)
+
+    def wait_for_worker(self, pools: list[str], *, process, timeout: float = 60) -> None:
+        """Until the worker has announced itself to its pools, so the first visitor finds it."""
+        deadline = time.monotonic() + timeout
+        while not all(get_store().pool_alive(pool) for pool in pools):
+            if process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the worker did not announce itself")
+            time.sleep(0.2)
 
     def ensure_admin(self) -> tuple[str, str]:
         """The admin's login: from LINEUP_ADMIN_PASSWORD, else generated once and kept in var/."""
