@@ -32,7 +32,8 @@ class SocketVisitor:
 
     def __init__(self, stack, demo: str, data: list):
         self.frames: list[dict] = []
-        self.socket = connect(stack.ws_url, origin=stack.base_url)
+        self.connection = connect(stack.ws_url, origin=stack.base_url)
+        self.socket = self.connection.__enter__()
         self.socket.recv(timeout=10)  # hello
         self.socket.send(json.dumps({"msg": "join", "demo": demo, "data": data, "ref": "r"}))
         threading.Thread(target=self._listen, daemon=True).start()
@@ -44,6 +45,9 @@ class SocketVisitor:
                 self.frames.append(json.loads(message))
         except ConnectionClosed:
             pass  # the test is over
+
+    def close(self) -> None:
+        self.connection.__exit__(None, None, None)
 
     def wait_for(self, match, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
@@ -105,8 +109,8 @@ def test_pause_resume_and_clear_tell_the_waiting_visitors(stack, page):
     assert ending["success"] is False and ending["error"]["code"] == "line_cleared"
     assert waiting.zcard(key(slug, "waiting")) == 0
     assert "cleared 1 waiting job(s)" in page.locator(".messagelist").inner_text()
-    visitor.socket.close()
-    cleared.socket.close()
+    visitor.close()
+    cleared.close()
 
 
 def test_only_those_allowed_may_pause_or_clear(stack, browser):
