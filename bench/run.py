@@ -84,6 +84,9 @@ class Stack:
     def __exit__(self, *exc) -> None:
         for child in self.children:
             processes.stop(child)
+        # The next run starts from an empty Redis: no lines, jobs or wake-ups left over for
+        # its workers to drain (W4 leaves hundreds of waiting jobs behind).
+        get_store().redis.flushall()
 
     @property
     def url(self) -> str:
