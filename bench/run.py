@@ -1,4 +1,4 @@
-"""`make bench`: workloads W1–W5 of the bar (docs/performance.md) against a real stack.
+"""`make bench`: workloads W1–W6 of the bar (docs/performance.md) against a real stack.
 
 Starts one private Redis, and for each run of each workload a fresh daphne and the Celery
 workers it needs, all on 127.0.0.1; runs each workload several times and prints medians, with
