@@ -22,6 +22,7 @@ from models_registry.registry import InferenceFunction, find_function
 
 from . import access, services
 from .services import QueueError
+from .store import get_store
 from .threads import run_sync
 
 # The HTTP status of each refusal.
@@ -270,8 +271,8 @@ async def demo_detail(request: HttpRequest, slug: str) -> JsonResponse:
                 raise QueueError("api_closed", "This demo is not open to the API; use its page.")
             raise QueueError("unknown_demo", f"There is no demo called '{slug}' open to the API.")
         config = services.demo_config(slug=slug)
-        waiting = services.get_store().queue_size(slug)
-        stats = services.get_store().stats(slug)
+        waiting = get_store().queue_size(slug)
+        stats = get_store().stats(slug)
         eta = services.eta_from(config, rank=waiting, stats=stats)
         line = {
             "waiting": waiting,

@@ -111,3 +111,13 @@ def test_admin_shows_queue_settings_and_refuses_bad_combinations(admin_client):
     response = admin_client.post("/admin/models_registry/demo/add/", form)
     assert response.status_code == 302
     assert Demo.objects.filter(slug="echo-batched").exists()
+
+
+def test_load_demos_leaves_out_a_demo_whose_extra_is_missing(monkeypatch):
+    from models_registry.management.commands import load_demos
+
+    missing = {"slug": "needs-extra", "title": "Needs an extra", "function": "not_installed"}
+    monkeypatch.setattr(load_demos, "BUILTIN_DEMOS", [*BUILTIN_DEMOS, missing])
+    call_command("load_demos")
+    assert not Demo.objects.filter(slug="needs-extra").exists()
+    assert Demo.objects.filter(slug="text-echo").exists()
