@@ -11,6 +11,12 @@ from .models import Demo
 from .registry import get_function
 
 
+def _refresh_seconds(request: HttpRequest) -> int:
+    """The dashboard's ?refresh=<seconds>: how often it reloads itself (0: never; 5 if unset)."""
+    value = request.GET.get("refresh", "5")
+    return int(value) if value.isdecimal() and len(value) <= 4 else 5
+
+
 @admin.register(Demo)
 class DemoAdmin(admin.ModelAdmin):
     list_display = (
@@ -107,6 +113,7 @@ class DemoAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Lineup dashboard",
+            "refresh": _refresh_seconds(request),
             "demos": boards,
             "workers": live_workers(sorted({demo.worker_pool for demo in demos})),
             "can_change": self.has_change_permission(request),
@@ -119,7 +126,8 @@ class DemoAdmin(admin.ModelAdmin):
         """Pause, resume or clear one demo's line, from the dashboard."""
         demo = get_object_or_404(Demo, pk=pk)
         self._line_action(request, [demo], action)
-        return HttpResponseRedirect(reverse("admin:lineup-dashboard"))
+        dashboard = reverse("admin:lineup-dashboard")
+        return HttpResponseRedirect(f"{dashboard}?refresh={_refresh_seconds(request)}")
 
     def _line_action(self, request: HttpRequest, demos, action: str) -> None:
         from queueapp import services

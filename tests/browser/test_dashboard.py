@@ -59,15 +59,22 @@ class SocketVisitor:
         raise AssertionError(f"no such frame among {self.frames}")
 
 
-def start_blocker(stack, demo: str, steps: int) -> None:
+class Blocker:
     """A job that holds the demo's only slot for `steps` half-seconds."""
-    caller = requests.Session()
-    job = caller.post(f"{stack.base_url}/api/v1/demos/{demo}/jobs/", json={"data": [steps]})
-    url = stack.base_url + job.json()["links"]["self"]
-    deadline = time.monotonic() + 20
-    while caller.get(url).json()["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+
+    def __init__(self, stack, demo: str, steps: int):
+        self.caller = requests.Session()
+        job = self.caller.post(
+            f"{stack.base_url}/api/v1/demos/{demo}/jobs/", json={"data": [steps]}
+        )
+        self.url = stack.base_url + job.json()["links"]["self"]
+        self.wait_for("running")
+
+    def wait_for(self, status: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.caller.get(self.url).json()["status"] != status:
+            assert time.monotonic() < deadline, f"the blocker is not {status}"
+            time.sleep(0.05)
 
 
 def demo_section(page, slug: str):
@@ -82,16 +89,17 @@ def test_pause_resume_and_clear_tell_the_waiting_visitors(stack, page):
         concurrency_count=1,
         max_jobs_per_visitor=None,
     )
-    start_blocker(stack, slug, 3)
-    visitor = SocketVisitor(stack, slug, [1])
     log_in(page, stack, stack.admin_user, stack.admin_password)
-    page.goto(f"{stack.base_url}/admin/models_registry/demo/dashboard/")
+    page.goto(f"{stack.base_url}/admin/models_registry/demo/dashboard/?refresh=0")
+    blocker = Blocker(stack, slug, 6)
+    visitor = SocketVisitor(stack, slug, [1])
 
     demo_section(page, slug).get_by_role("button", name="Pause").click()
     notice = visitor.wait_for(lambda f: f["msg"] == "notice")
     assert notice["paused"] is True and "paused" in notice["message"]
     assert "paused" in demo_section(page, slug).locator("h2").inner_text()
-    time.sleep(2.5)  # the blocker ends; the paused line starts nothing
+    blocker.wait_for("completed")
+    time.sleep(1)  # a worker would have started the next job by now; the paused line does not
     waiting = redis.Redis.from_url(stack.redis_url)
     assert waiting.zscore(key(slug, "waiting"), visitor.job) is not None
 
@@ -101,7 +109,7 @@ def test_pause_resume_and_clear_tell_the_waiting_visitors(stack, page):
     done = visitor.wait_for(lambda f: f["msg"] == "process_completed")
     assert done["success"] is True
 
-    start_blocker(stack, slug, 4)
+    Blocker(stack, slug, 6)
     cleared = SocketVisitor(stack, slug, [1])
     page.once("dialog", lambda dialog: dialog.accept())
     demo_section(page, slug).get_by_role("button", name="Clear the line").click()

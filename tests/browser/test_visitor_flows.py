@@ -88,7 +88,7 @@ def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
     stack, browser, line, tmp_path
 ):
     ahead = open_demo(browser.new_context(), stack, line)
-    submit_steps(ahead, 6)
+    submit_steps(ahead, 10)
     ahead.locator("text=Running").wait_for()
 
     page = open_demo(browser.new_context(viewport={"width": 1100, "height": 700}), stack, line)
@@ -102,14 +102,14 @@ def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
     page.locator(WAITING).wait_for()
     assert page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')") == job
     assert result_text(page) == "finished 1 steps"
-    assert result_text(ahead) == "finished 6 steps"
+    assert result_text(ahead) == "finished 10 steps"
     ahead.context.close()
     page.context.close()
 
 
 def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
     ahead = open_demo(browser.new_context(), stack, line)
-    submit_steps(ahead, 3)
+    submit_steps(ahead, 6)
     ahead.locator("text=Running").wait_for()
 
     page = open_demo(browser.new_context(), stack, line)
@@ -123,7 +123,7 @@ def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
     assert client.zscore(key(line, "waiting"), job) is None
     assert client.hget(job_key(line, job), "status") == "cancelled"
     assert page.get_by_role("button", name="Submit").is_enabled()
-    assert result_text(ahead) == "finished 3 steps"
+    assert result_text(ahead) == "finished 6 steps"
     assert page.locator("#outputs").inner_text() == ""
     assert client.hget(job_key(line, job), "status") == "cancelled"  # it never ran
     ahead.context.close()
@@ -135,7 +135,7 @@ def test_a_full_line_says_when_to_try_again(stack, browser):
         f"t-full-{uuid.uuid4().hex[:8]}", function="slow_steps", concurrency_count=1, max_size=1
     )
     running = open_demo(browser.new_context(), stack, slug)
-    submit_steps(running, 4)
+    submit_steps(running, 8)
     running.locator("text=Running").wait_for()
     waiting = open_demo(browser.new_context(), stack, slug)
     submit_steps(waiting, 1)
