@@ -137,15 +137,7 @@ def job_submit(
         function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
         admission = store.join(
-            slug,
-            job_id=job_id,
-            owner=owner,
-            channel=channel,
-            inputs=inputs,
-            max_rank=_max_rank(config, stats),
-            version=config.get("version", "0"),
-            address=address,
-            limits=visitor_limits(address),
+            slug, **_join_args(job_id, owner, channel, inputs, config, stats, address)
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -184,15 +176,7 @@ async def job_submit_async(
             function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
         admission = await store.join(
-            slug,
-            job_id=job_id,
-            owner=owner,
-            channel=channel,
-            inputs=inputs,
-            max_rank=_max_rank(config, stats),
-            version=config.get("version", "0"),
-            address=address,
-            limits=visitor_limits(address),
+            slug, **_join_args(job_id, owner, channel, inputs, config, stats, address)
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -208,6 +192,28 @@ async def job_submit_async(
     joined = _joined(job_id, admission, config)
     await store.set_eta(slug, job_id, admission.created + joined.eta)
     return joined
+
+
+def _join_args(
+    job_id: str,
+    owner: str,
+    channel: str,
+    inputs: list,
+    config: dict[str, str],
+    stats: DemoStats,
+    address: str | None,
+) -> dict:
+    """What a join asks the line's script, the same from both ways in."""
+    return {
+        "job_id": job_id,
+        "owner": owner,
+        "channel": channel,
+        "inputs": inputs,
+        "max_rank": _max_rank(config, stats),
+        "version": config.get("version", "0"),
+        "address": address,
+        "limits": visitor_limits(address),
+    }
 
 
 async def _demo_config_async(store, slug: str) -> dict[str, str]:
@@ -358,23 +364,30 @@ POOL_CHECK_SECONDS = 2.0
 _pools_seen: dict[str, tuple[float, bool]] = {}
 
 
+def _pool_seen(pool: str) -> bool | None:
+    """What this process last saw of the pool's workers, if recent enough to trust."""
+    seen_at, alive = _pools_seen.get(pool, (0.0, False))
+    return alive if time.monotonic() - seen_at <= POOL_CHECK_SECONDS else None
+
+
+def _pool_now(pool: str, alive: bool) -> bool:
+    _pools_seen[pool] = (time.monotonic(), alive)
+    return alive
+
+
 def pool_has_worker(pool: str) -> bool:
     """Whether a live worker serves `pool` (from their heartbeats, seen at most
     POOL_CHECK_SECONDS ago)."""
-    seen_at, alive = _pools_seen.get(pool, (0.0, False))
-    if time.monotonic() - seen_at > POOL_CHECK_SECONDS:
-        alive = get_store().pool_alive(pool)
-        _pools_seen[pool] = (time.monotonic(), alive)
-    return alive
+    seen = _pool_seen(pool)
+    return seen if seen is not None else _pool_now(pool, get_store().pool_alive(pool))
 
 
 async def pool_has_worker_async(pool: str) -> bool:
     """`pool_has_worker` for the websocket consumer, on the event loop."""
-    seen_at, alive = _pools_seen.get(pool, (0.0, False))
-    if time.monotonic() - seen_at > POOL_CHECK_SECONDS:
-        alive = await get_async_store().pool_alive(pool)
-        _pools_seen[pool] = (time.monotonic(), alive)
-    return alive
+    seen = _pool_seen(pool)
+    if seen is not None:
+        return seen
+    return _pool_now(pool, await get_async_store().pool_alive(pool))
 
 
 NO_WORKER_NOTICE = (

@@ -93,8 +93,8 @@ def media_file(request: HttpRequest, path: str) -> FileResponse:
     link carries its expiry and a signature (models_registry/files.py)."""
     if not path.startswith("results/") or ".." in path:
         raise Http404("No such file")
-    expires, signature = request.GET.get("expires", ""), request.GET.get("sig", "")
-    if not result_link_valid(path, expires, signature):
+    expires = access.small_number(request.GET.get("expires", ""))
+    if expires is None or not result_link_valid(path, expires, request.GET.get("sig", "")):
         return HttpResponse(
             "This result link has expired or is not valid.", status=410, content_type="text/plain"
         )
@@ -103,5 +103,5 @@ def media_file(request: HttpRequest, path: str) -> FileResponse:
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = f"private, max-age={max(0, int(expires) - int(time.time()))}"
+    response["Cache-Control"] = f"private, max-age={max(0, expires - int(time.time()))}"
     return response

@@ -17,10 +17,15 @@ local function observe(prefix, name, value, bounds)
   redis.call('HINCRBYFLOAT', histogram, 'sum', value)
 end
 
--- Add to the demo's counters of this minute, kept two hours for the dashboard's charts.
-local function per_minute(prefix, now, field, amount)
+-- Add to the demo's counters of this minute ({field = amount, ...}), kept two hours for the
+-- dashboard's charts. A script calls it once, with everything it counted.
+local function per_minute(prefix, now, amounts)
   local minute = prefix .. 'minute:' .. math.floor(now / 60)
-  redis.call('HINCRBYFLOAT', minute, field, amount)
+  for field, amount in pairs(amounts) do
+    if amount ~= 0 then
+      redis.call('HINCRBYFLOAT', minute, field, amount)
+    end
+  end
   redis.call('EXPIRE', minute, 7200)
 end
 

@@ -12,6 +12,7 @@
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local channels = {}
+local ended = {completed = 0, failed = 0}
 for i = 3, #KEYS do
   local base = 6 + (i - 3) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
@@ -27,7 +28,7 @@ for i = 3, #KEYS do
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)
     redis.call('HINCRBY', KEYS[2], status, 1)
-    per_minute(ARGV[5], now, status, 1)
+    ended[status] = ended[status] + 1
     redis.call('ZADD', ARGV[5] .. 'outbox', now, id)
     table.insert(channels, job[2])
   else
@@ -52,7 +53,6 @@ redis.call('LTRIM', runs, 0, 499)
 redis.call('SADD', ARGV[5] .. 'batch_sizes', size)
 observe(ARGV[5], 'run', tonumber(ARGV[2]), SECONDS)
 observe(ARGV[5], 'batch', size, SIZES)
-per_minute(ARGV[5], now, 'batches', 1)
-per_minute(ARGV[5], now, 'batch_jobs', size)
-per_minute(ARGV[5], now, 'run_sum', tonumber(ARGV[2]))
+ended.batches, ended.batch_jobs, ended.run_sum = 1, size, tonumber(ARGV[2])
+per_minute(ARGV[5], now, ended)
 return channels

@@ -34,7 +34,7 @@ local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 
 local function refuse(reason, detail)
   redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
-  per_minute(ARGV[7], now, 'rejected', 1)
+  per_minute(ARGV[7], now, {rejected = 1})
   return {reason, detail, stats[1] or '', stats[2] or ''}
 end
 
@@ -99,7 +99,7 @@ if tonumber(ARGV[9]) then
   redis.call('EXPIRE', KEYS[8], ARGV[5])
 end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
-per_minute(ARGV[7], now, 'admitted', 1)
+per_minute(ARGV[7], now, {admitted = 1})
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 -- A worker lingering on this line takes the job when the bell rings: no new worker is woken.

@@ -74,6 +74,7 @@ redis.call('ZREM', KEYS[6], unpack(ids))
 local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
 local reply = {'batch', cfg[5], redis.call('INCR', ARGV[3] .. 'seq'), stats[1] or '', stats[2] or ''}
 local deadline = now + tonumber(cfg[6])
+local started = {started = 0, wait_sum = 0}
 for _, id in ipairs(ids) do
   local key = ARGV[3] .. 'job:' .. id
   local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at')
@@ -84,8 +85,8 @@ for _, id in ipairs(ids) do
     local wait = now - tonumber(job[4])
     redis.call('LPUSH', ARGV[3] .. 'waits', tostring(wait))
     observe(ARGV[3], 'wait', wait, SECONDS)
-    per_minute(ARGV[3], now, 'wait_sum', wait)
-    per_minute(ARGV[3], now, 'started', 1)
+    started.started = started.started + 1
+    started.wait_sum = started.wait_sum + wait
     if job[5] then
       redis.call('LPUSH', ARGV[3] .. 'eta_errors', tostring(now - tonumber(job[5])))
       observe(ARGV[3], 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
@@ -97,6 +98,7 @@ for _, id in ipairs(ids) do
     table.insert(reply, job[3])
   end
 end
+per_minute(ARGV[3], now, started)
 redis.call('LTRIM', ARGV[3] .. 'waits', 0, 999)
 redis.call('LTRIM', ARGV[3] .. 'eta_errors', 0, 999)
 return reply

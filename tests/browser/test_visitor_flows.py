@@ -66,6 +66,15 @@ def submit_steps(page, steps: int) -> None:
     page.get_by_role("button", name="Submit").click()
 
 
+def visitor_in_line(browser, stack, slug: str, steps: int, shows: str, **context):
+    """A visitor in a browser of their own who submits `steps` and waits until the page
+    shows `shows` (a Playwright text selector)."""
+    page = open_demo(browser.new_context(**context), stack, slug)
+    submit_steps(page, steps)
+    page.locator(shows).wait_for()
+    return page
+
+
 def result_text(page) -> str:
     page.locator("#status[data-kind=success]").wait_for(timeout=30_000)
     return page.locator("#outputs .result-text").inner_text()
@@ -87,13 +96,9 @@ def test_two_tabs_each_get_their_own_result(stack, browser, line):
 def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
     stack, browser, line, tmp_path
 ):
-    ahead = open_demo(browser.new_context(), stack, line)
-    submit_steps(ahead, 10)
-    ahead.locator("text=Running").wait_for()
-
-    page = open_demo(browser.new_context(viewport={"width": 1100, "height": 700}), stack, line)
-    submit_steps(page, 1)
-    page.locator(WAITING).wait_for()
+    ahead = visitor_in_line(browser, stack, line, 10, "text=Running")
+    viewport = {"width": 1100, "height": 700}
+    page = visitor_in_line(browser, stack, line, 1, WAITING, viewport=viewport)
     assert "Estimated wait" in page.locator("#status").inner_text()
     job = page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')")
     screenshot(page, "waiting", tmp_path)
@@ -108,13 +113,8 @@ def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
 
 
 def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
-    ahead = open_demo(browser.new_context(), stack, line)
-    submit_steps(ahead, 6)
-    ahead.locator("text=Running").wait_for()
-
-    page = open_demo(browser.new_context(), stack, line)
-    submit_steps(page, 1)
-    page.locator(WAITING).wait_for()
+    ahead = visitor_in_line(browser, stack, line, 6, "text=Running")
+    page = visitor_in_line(browser, stack, line, 1, WAITING)
     job = page.evaluate(f"sessionStorage.getItem('lineup:job:{line}')")
     page.get_by_role("button", name="Cancel").click()
     page.locator("#status", has_text="Cancelled.").wait_for()
@@ -134,12 +134,8 @@ def test_a_full_line_says_when_to_try_again(stack, browser):
     slug = stack.add_demo(
         f"t-full-{uuid.uuid4().hex[:8]}", function="slow_steps", concurrency_count=1, max_size=1
     )
-    running = open_demo(browser.new_context(), stack, slug)
-    submit_steps(running, 8)
-    running.locator("text=Running").wait_for()
-    waiting = open_demo(browser.new_context(), stack, slug)
-    submit_steps(waiting, 1)
-    waiting.locator(WAITING).wait_for()
+    running = visitor_in_line(browser, stack, slug, 8, "text=Running")
+    waiting = visitor_in_line(browser, stack, slug, 1, WAITING)
 
     refused = open_demo(browser.new_context(), stack, slug)
     submit_steps(refused, 1)
