@@ -66,7 +66,8 @@ class PositionHub:
         self.running: dict[str, dict[str, Follower]] = {}  # demo -> job id -> follower
         self.stats: dict[str, DemoStats] = {}
         self.recent: dict[str, deque[dict]] = {}  # demo -> recent changes, sorted tickets
-        self.followed: set[str] = set()
+        # demo -> its subscription, done or under way: every caller awaits the same one.
+        self.subscriptions: dict[str, asyncio.Task] = {}
         self.channel = ""
 
     async def start(self) -> None:
@@ -75,10 +76,18 @@ class PositionHub:
         self.tasks = [loop.create_task(self._listen()), loop.create_task(self._resync_forever())]
 
     async def follow(self, demo: str) -> None:
-        """Receive the demo's broadcasts from now on (before joining, so none is missed)."""
-        if demo not in self.followed:
-            self.followed.add(demo)
-            await get_channel_layer().group_add(events.demo_group(demo), self.channel)
+        """Receive the demo's broadcasts from now on. Returns once subscribed, so a join made
+        after it misses none of its line's changes."""
+        subscribing = self.subscriptions.get(demo)
+        if subscribing is None:
+            group_add = get_channel_layer().group_add(events.demo_group(demo), self.channel)
+            subscribing = self.subscriptions[demo] = asyncio.ensure_future(group_add)
+        try:
+            await asyncio.shield(subscribing)
+        except Exception:
+            if self.subscriptions.get(demo) is subscribing:
+                del self.subscriptions[demo]  # the next join tries again
+            raise
 
     def wait(self, job_id: str, waiter: Waiter) -> None:
         """Follow a waiting job, applying the changes that arrived since its rank was read."""
@@ -177,13 +186,26 @@ class PositionHub:
                     await followers.pop(job_id).job_ended_unseen(demo, job_id)
 
 
-_hubs: dict[asyncio.AbstractEventLoop, PositionHub] = {}
+# One hub per event loop, as the task that starts it: callers that arrive while it is
+# starting wait for the same start instead of using a hub that cannot listen yet.
+_hubs: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+async def _started_hub() -> PositionHub:
+    hub = PositionHub()
+    await hub.start()
+    return hub
 
 
 async def get_hub() -> PositionHub:
-    """This process's hub (one per event loop), started on first use."""
+    """This process's hub, started on first use."""
     loop = asyncio.get_running_loop()
-    if loop not in _hubs:
-        hub = _hubs[loop] = PositionHub()
-        await hub.start()
-    return _hubs[loop]
+    starting = _hubs.get(loop)
+    if starting is None:
+        starting = _hubs[loop] = loop.create_task(_started_hub())
+    try:
+        return await asyncio.shield(starting)
+    except Exception:
+        if _hubs.get(loop) is starting:
+            del _hubs[loop]  # the next caller starts it again
+        raise

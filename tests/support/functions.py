@@ -49,3 +49,14 @@ def recorded_sleep(label: str, seconds: float) -> str:
 def recorded_sleep_batch(labels: list[str], seconds: list[float]) -> list[list[str]]:
     _record(labels, max(seconds))
     return [labels]
+
+
+def gate_key(group: str) -> str:
+    return f"lineup:test:gate:{group}"
+
+
+@register(inputs=[Text("Label")], outputs=[Text("Label")])
+def gated_label(label: str) -> str:
+    """Runs until the test opens the gate of the label's group once (or a minute passes)."""
+    _redis().blpop(gate_key(label.split("/")[0]), timeout=60)
+    return label
