@@ -11,9 +11,38 @@ Result files are served by expiring links (models_registry/files.py).
 import time
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 SOCKET_TOKEN_SALT = "lineup.socket-token"
+
+
+class SessionKeyMiddleware:
+    """Puts the browser session's key, read from its cookie, in a websocket's scope as
+    `session_key` (None without one).
+
+    The queue needs the key alone: it names the owner of the socket's jobs and checks the
+    page token. So, unlike Channels' session and auth middleware, it loads neither the session
+    nor the user, which would cost every arriving visitor a hop through the one database
+    thread. As with a loaded session, a key is taken as the browser gives it: owning a job
+    takes the session's cookie, and only a page of that session has a matching token.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        return await self.app(dict(scope, session_key=session_key(scope)), receive, send)
+
+
+def session_key(scope: dict) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            key = parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME, "")
+            # The shape of Django's keys: anything else is no session at all.
+            if 8 <= len(key) <= 64 and key.isascii() and key.isalnum():
+                return key
+    return None
 
 
 def session_owner(session_key: str) -> str:

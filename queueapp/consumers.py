@@ -7,7 +7,6 @@ browser at most a few estimations a second.
 
 import asyncio
 import json
-import secrets
 import time
 from collections import deque
 from typing import Any
@@ -38,13 +37,10 @@ def notice_frame(demo: str, paused: bool, message: str) -> dict[str, Any]:
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        session = self.scope.get("session")
-        session_key = getattr(session, "session_key", None)
+        session_key = self.scope["session_key"]
         # Without a browser session a job belongs to this connection alone.
         self.owner = (
-            access.session_owner(session_key)
-            if session_key
-            else f"socket:{secrets.token_urlsafe(16)}"
+            access.session_owner(session_key) if session_key else f"socket:{self.channel_name}"
         )
         # A socket opened by a demo page shows the token the page was given for its session.
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]

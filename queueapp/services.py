@@ -3,10 +3,12 @@
 Each function that changes a job's state also tells the world about it.
 """
 
+import asyncio
 import logging
 import secrets
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 
@@ -217,8 +219,25 @@ def _join_args(
 
 
 async def _demo_config_async(store, slug: str) -> dict[str, str]:
-    config = await store.config(slug)
-    return config if "function" in config else await run_sync(demo_config)(slug=slug)
+    async def fetch() -> dict[str, str]:
+        config = await store.config(slug)
+        return config if "function" in config else await run_sync(demo_config)(slug=slug)
+
+    return await _shared(("config", slug), fetch)
+
+
+_fetching: dict[tuple, asyncio.Future] = {}
+
+
+async def _shared(what: tuple, fetch):
+    """`await fetch()`, one call shared by all who ask for `what` while it runs: a burst of
+    visitors arriving at a cold web process asks for the same settings a thousand times."""
+    what = (asyncio.get_running_loop(), *what)
+    fetching = _fetching.get(what)
+    if fetching is None:
+        fetching = _fetching[what] = asyncio.ensure_future(fetch())
+        fetching.add_done_callback(lambda _: _fetching.pop(what, None))
+    return await asyncio.shield(fetching)
 
 
 async def _discard_inputs(function: InferenceFunction, inputs: list) -> None:
@@ -387,7 +406,9 @@ async def pool_has_worker_async(pool: str) -> bool:
     seen = _pool_seen(pool)
     if seen is not None:
         return seen
-    return _pool_now(pool, await get_async_store().pool_alive(pool))
+    return _pool_now(
+        pool, await _shared(("pool", pool), partial(get_async_store().pool_alive, pool))
+    )
 
 
 NO_WORKER_NOTICE = (
