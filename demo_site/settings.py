@@ -125,7 +125,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(VAR_DIR
 # 100-connection async pool, which refuses bursts; both are lifted here.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "BACKEND": "queueapp.layers.ProcessChannelLayer",
         "CONFIG": {
             "hosts": [
                 {

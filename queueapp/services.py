@@ -221,7 +221,11 @@ def _join_args(
 async def _demo_config_async(store, slug: str) -> dict[str, str]:
     async def fetch() -> dict[str, str]:
         config = await store.config(slug)
-        return config if "function" in config else await run_sync(demo_config)(slug=slug)
+        if "function" not in config:
+            config = await run_sync(demo_config)(slug=slug)
+        # Known from now on, also to the joins of the burst that are still on their way.
+        _known_lines.setdefault(slug, (config, DemoStats()))
+        return config
 
     return await _shared(("config", slug), fetch)
 

@@ -1,0 +1,101 @@
+"""The channel layer: channels_redis's pub/sub layer, with one subscription per process for
+all of its sockets.
+
+In the pub/sub layer every consumer's channel is a Redis subscription of its own: each
+arriving visitor costs a SUBSCRIBE (behind one lock, shared with every publish) and each
+departing one an UNSUBSCRIBE. Here a process subscribes once, to its inbox; a consumer's
+channel is `<inbox>!<id>`, and a message for it travels to the inbox with the channel's name
+inside and is handed to the consumer in-process. Channels with a name of their own (the
+position hub's) keep their own subscription, and only they may join groups.
+"""
+
+import asyncio
+import logging
+import uuid
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.utils import _wrap_close
+
+log = logging.getLogger(__name__)
+
+CONSUMER_PREFIX = "specific."  # what Channels asks for when a consumer starts
+ADDRESS = "__to__"  # the field naming a message's channel on its way through an inbox
+
+
+class ProcessChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self) -> RedisPubSubLoopLayer:
+        loop = asyncio.get_running_loop()
+        if loop not in self._layers:
+            self._layers[loop] = ProcessLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+        return self._layers[loop]
+
+
+class ProcessLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inbox = f"{self.prefix}process.{uuid.uuid4().hex}"
+        self.local: dict[str, asyncio.Queue] = {}  # consumer channel -> its messages
+        self.opening: asyncio.Future | None = None
+        self.delivering: asyncio.Task | None = None
+
+    async def new_channel(self, prefix: str = CONSUMER_PREFIX) -> str:
+        if prefix != CONSUMER_PREFIX:
+            return await super().new_channel(prefix)
+        await self._open_inbox()
+        channel = f"{self.inbox}!{uuid.uuid4().hex}"
+        self.local[channel] = asyncio.Queue()
+        return channel
+
+    async def send(self, channel: str, message: dict) -> None:
+        inbox, local, _ = channel.partition("!")
+        if not local:
+            return await super().send(channel, message)
+        data = self.channel_layer.serialize({**message, ADDRESS: channel})
+        await self._get_shard(inbox).publish(inbox, data)
+
+    async def receive(self, channel: str) -> dict:
+        if not channel.startswith(f"{self.inbox}!"):
+            return await super().receive(channel)
+        queue = self.local.setdefault(channel, asyncio.Queue())
+        try:
+            return await queue.get()
+        except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+            # The consumer is leaving (Channels has no call that says so).
+            self.local.pop(channel, None)
+            raise
+
+    async def flush(self) -> None:
+        if self.delivering is not None:
+            self.delivering.cancel()
+        self.local, self.opening, self.delivering = {}, None, None
+        await super().flush()
+
+    async def _open_inbox(self) -> None:
+        """Subscribe to this process's inbox, once; every caller waits for the same step."""
+        if self.opening is None:
+            self.opening = asyncio.ensure_future(self._subscribe_to_channel(self.inbox))
+            self.opening.add_done_callback(self._start_delivering)
+        try:
+            await asyncio.shield(self.opening)
+        except Exception:
+            self.opening = None  # the next consumer tries again
+            raise
+
+    def _start_delivering(self, opening: asyncio.Future) -> None:
+        if not opening.cancelled() and opening.exception() is None:
+            self.delivering = asyncio.ensure_future(self._deliver())
+
+    async def _deliver(self) -> None:
+        """Hand each message that reaches the inbox to its consumer, if it is still here."""
+        inbox = self.channels[self.inbox]
+        while True:
+            data = await inbox.get()
+            try:
+                message = self.channel_layer.deserialize(data)
+                queue = self.local.get(message.pop(ADDRESS))
+            except Exception:
+                log.exception("a message in the inbox could not be read")
+                continue
+            if queue is not None:
+                queue.put_nowait(message)
