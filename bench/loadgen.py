@@ -20,16 +20,18 @@ class Call:
 
 
 class Client:
-    def __init__(self, socket):
+    def __init__(self, socket, opened: float):
         self.socket = socket
+        self.opened = opened  # seconds its connect took, until the server's hello
 
     @classmethod
     async def connect(cls, url: str, origin: str) -> "Client":
+        started = time.perf_counter()
         socket = await websockets.connect(
-            url, origin=origin, max_queue=None, open_timeout=60, ping_interval=None
+            url, origin=origin, max_queue=None, open_timeout=120, ping_interval=None
         )
         await socket.recv()  # hello
-        return cls(socket)
+        return cls(socket, time.perf_counter() - started)
 
     async def close(self) -> None:
         await self.socket.close()
@@ -63,14 +65,50 @@ class Client:
     async def call(self, demo: str, data: list) -> Call:
         return await self.follow(await self.send_join(demo, data))
 
+    async def ping(self) -> bool:
+        """Whether the socket still answers (frames other than the pong are read past)."""
+        try:
+            await self.socket.send(json.dumps({"msg": "ping"}))
+            while json.loads(await self.socket.recv())["msg"] != "pong":
+                pass
+            return True
+        except websockets.ConnectionClosed:
+            return False
+
     async def cancel(self, demo: str, job: str) -> None:
         await self.socket.send(json.dumps({"msg": "cancel", "demo": demo, "job": job}))
 
 
-async def connect_many(url: str, origin: str, count: int, at_once: int = 100) -> list[Client]:
-    """Open `count` sockets, `at_once` at a time."""
-    clients: list[Client] = []
-    for start in range(0, count, at_once):
-        batch = min(at_once, count - start)
-        clients += await asyncio.gather(*(Client.connect(url, origin) for _ in range(batch)))
-    return clients
+@dataclass
+class Arrival:
+    """A visitor who connects and joins at once, as a burst's visitors do; times are seconds
+    from the moment the burst began (the visitor's first byte)."""
+
+    outcome: str  # "waiting", "refused" (no websocket), or the join's refusal code
+    connected: float | None = None  # until the server's hello
+    positioned: float | None = None  # until the first estimation, or the refusal
+    client: Client | None = None
+
+
+async def arrive(url: str, origin: str, demo: str, data: list, burst: float) -> Arrival:
+    try:
+        client = await Client.connect(url, origin)
+    except (TimeoutError, OSError, websockets.InvalidHandshake) as error:
+        return Arrival(outcome=f"refused: {type(error).__name__}")
+    arrival = Arrival(outcome="", connected=time.perf_counter() - burst, client=client)
+    call = await client.follow(await client.send_join(demo, data), until_position=True)
+    arrival.positioned = time.perf_counter() - burst
+    arrival.outcome = "waiting" if call.first_position is not None else call.outcome
+    return arrival
+
+
+async def burst_of_arrivals(url: str, origin: str, demo: str, data: list, count: int):
+    """`count` visitors connect and join at the same moment; returns them and the moment."""
+    burst = time.perf_counter()
+    arrivals = await asyncio.gather(*(arrive(url, origin, demo, data, burst) for _ in range(count)))
+    return arrivals, burst
+
+
+async def connect_all(url: str, origin: str, count: int) -> list[Client]:
+    """Open `count` sockets at once."""
+    return await asyncio.gather(*(Client.connect(url, origin) for _ in range(count)))

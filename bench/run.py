@@ -1,8 +1,12 @@
-"""`make bench`: workloads W1–W6 of the bar (docs/performance.md) against a real stack.
+"""`make bench`: the workloads of the bar (docs/performance.md) against a real stack.
 
 Starts one private Redis, and for each run of each workload a fresh daphne and the Celery
 workers it needs, all on 127.0.0.1; runs each workload several times and prints medians, with
-the CPU time each component spent per request.
+the CPU time each component spent per request. Every client opens its socket inside the
+measured window, and nothing warms the server up before it.
+
+The arrival workloads (W4, W5, W7) are also run against a reference measured in the same
+run: a bare ASGI app (bench/bare_app.py) under the same daphne command, taking the same burst.
 
     python -m bench.run [--runs 3] [--only W1,W3]
 """
@@ -11,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,6 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from demo_site import embedded_redis, processes  # noqa: E402
+
+# Ten thousand sockets on each side of W7: as many open files as this process may have, for it
+# and the servers it starts.
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
 FOLDER = Path(tempfile.mkdtemp(prefix="lineup-bench-"))
 REDIS_PORT = embedded_redis.free_port()
@@ -46,7 +55,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench.loadgen import Call, Client, connect_many  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from bench.loadgen import Arrival, Call, Client, burst_of_arrivals, connect_all  # noqa: E402
 from models_registry.models import Demo  # noqa: E402
 from queueapp.selectors import demo_stats, percentile  # noqa: E402
 from queueapp.store import get_store  # noqa: E402
@@ -54,22 +65,35 @@ from queueapp.store import get_store  # noqa: E402
 ORIGIN_HOST = "127.0.0.1"
 
 
+LINEUP_APP = "demo_site.asgi:application"
+BARE_APP = "bench.bare_app:application"
+
+
 @dataclass
 class Stack:
     """daphne and Celery workers for one workload, on the bench's Redis."""
 
     workers: list[tuple[str, int]]
+    web_processes: int = 1
+    app: str = LINEUP_APP
     port: int = 0
+    web: list[subprocess.Popen] = field(default_factory=list)
     children: list[subprocess.Popen] = field(default_factory=list)
 
     def __enter__(self) -> "Stack":
         env = {k: os.environ[k] for k in ("REDIS_URL", "LINEUP_VAR_DIR", "LOG_LEVEL")}
         self.port = embedded_redis.free_port()
         log = open(FOLDER / "stack.log", "a")
-        daphne = processes.start(
-            processes.daphne_command(port=self.port), env=env, cwd=ROOT, stdout=log, stderr=log
+        self.web = processes.start_web(
+            port=self.port,
+            count=self.web_processes,
+            app=self.app,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
-        self.children.append(daphne)
+        self.children += self.web
         for pool, threads in self.workers:
             command = processes.worker_command(
                 pools=[pool], concurrency=threads, name=f"bench-{pool}", loglevel="WARNING"
@@ -77,9 +101,18 @@ class Stack:
             self.children.append(
                 processes.start(command, env=env, cwd=ROOT, stdout=log, stderr=log)
             )
-        processes.wait_for_port(self.port, process=daphne)
-        time.sleep(3)  # workers connect to the broker
+        processes.wait_for_port(self.port, process=self.web[0])
+        self.wait_for_workers()
         return self
+
+    def wait_for_workers(self, timeout: float = 60) -> None:
+        """Until every worker has announced itself (it has loaded its models)."""
+        deadline = time.monotonic() + timeout
+        store = get_store()
+        while not all(store.pool_alive(pool) for pool, _ in self.workers):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the bench's workers did not start")
+            time.sleep(0.1)
 
     def __exit__(self, *exc) -> None:
         for child in self.children:
@@ -97,19 +130,18 @@ class Stack:
         return f"http://{ORIGIN_HOST}:{self.port}"
 
     def cpu_seconds(self) -> dict[str, float]:
-        def total(pid: int) -> float:
-            times = psutil.Process(pid).cpu_times()
-            return times.user + times.system
+        def total(processes: list) -> float:
+            return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in processes)
 
         return {
-            "redis": total(REDIS_PROCESS.pid),
-            "daphne": total(self.children[0].pid),
-            "workers": sum(total(child.pid) for child in self.children[1:]),
-            "loadgen": total(os.getpid()),
+            "redis": total([REDIS_PROCESS]),
+            "daphne": total(self.web),
+            "workers": total(self.children[len(self.web) :]),
+            "loadgen": total([psutil.Process()]),
         }
 
-    def daphne_rss(self) -> int:
-        return psutil.Process(self.children[0].pid).memory_info().rss
+    def web_rss(self) -> int:
+        return sum(psutil.Process(p.pid).memory_info().rss for p in self.web)
 
 
 def publish(slug: str, **fields) -> None:
@@ -127,9 +159,8 @@ def quantile_ms(values: list[float], fraction: float) -> float:
 async def w1(stack: Stack, slug: str) -> tuple[int, dict]:
     publish(slug, function="identity_text", expected_seconds=0.002, worker_pool="bench")
     client = await Client.connect(stack.url, stack.origin)
-    for _ in range(20):  # warm-up
-        await client.call(slug, ["hello"])
     calls = [await client.call(slug, ["hello"]) for _ in range(200)]
+    calls[0].round_trip += client.opened  # the visitor's clock starts at connecting
     await client.close()
     trips = [c.round_trip for c in calls if c.outcome == "completed"]
     assert len(trips) == 200, "some W1 calls failed"
@@ -139,13 +170,16 @@ async def w1(stack: Stack, slug: str) -> tuple[int, dict]:
 async def many_clients_calling(
     stack: Stack, slug: str, clients: int, calls: int, data: list
 ) -> tuple[float, list[Call]]:
-    people = await connect_many(stack.url, stack.origin, clients)
-    await asyncio.gather(*(client.call(slug, data) for client in people))  # warm-up
+    """Every client connects, then makes its calls one after another; the clock starts before
+    the first connect."""
 
     async def run(client: Client) -> list[Call]:
-        return [await client.call(slug, data) for _ in range(calls)]
+        made = [await client.call(slug, data) for _ in range(calls)]
+        made[0].round_trip += client.opened
+        return made
 
     started = time.perf_counter()
+    people = await connect_all(stack.url, stack.origin, clients)
     results = await asyncio.gather(*(run(client) for client in people))
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(client.close() for client in people))
@@ -226,102 +260,166 @@ async def w6(stack: Stack, slug: str) -> tuple[int, dict]:
     }
 
 
-async def warm_up(people: list[Client], slug: str) -> None:
-    """A burst of joins and cancels on a throwaway line, so the measured burst meets a warm
-    server (pools filled, code paths run once), as it would in production."""
-    publish(slug, function="identity_text", worker_pool="nowhere")
-    sent = [await client.send_join(slug, ["x"]) for client in people]
-    calls = await asyncio.gather(
-        *(client.follow(start, until_position=True) for client, start in zip(people, sent))
-    )
-    await asyncio.gather(*(client.cancel(slug, call.job) for client, call in zip(people, calls)))
-    await asyncio.sleep(0.5)
-    for client in people:  # drop the cancel answers
-        while True:
-            try:
-                await asyncio.wait_for(client.socket.recv(), 0.01)
-            except TimeoutError:
-                break
+def arrivals_report(arrivals: list[Arrival], burst: float) -> dict:
+    """What a burst's visitors lived through: refused handshakes, and when the last one was
+    positioned (or told the line was full)."""
+    answered = [a for a in arrivals if a.positioned is not None]
+    return {
+        "refused": len(arrivals) - len(answered),
+        "all answered s": max(a.positioned for a in answered),
+        "connect p50 ms": quantile_ms([a.connected for a in answered], 0.5),
+    }
+
+
+async def reference(stack: Stack, count: int) -> tuple[int, dict]:
+    """The bare app under the same daphne command takes the same burst."""
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, "bare", ["x"], count)
+    report = arrivals_report(arrivals, burst)
+    await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
+    return count, report
+
+
+MOVES = ("estimation", "process_starts")
+
+
+async def updated(client: Client, timeout: float) -> bool:
+    """Whether the waiting client hears that it moved (a new position, or its start) within
+    `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while json.loads(await client.socket.recv())["msg"] not in MOVES:
+                pass
+        return True
+    except TimeoutError:
+        return False
 
 
 async def w4(stack: Stack, slug: str) -> tuple[int, dict]:
     publish(slug, function="slow_steps", expected_seconds=0.5, worker_pool="bench")
-    rss_before = stack.daphne_rss()
-    connect_started = time.perf_counter()
-    people = await connect_many(stack.url, stack.origin, 1000)
-    connected = time.perf_counter() - connect_started
-    rss_connected = stack.daphne_rss()
-    await warm_up(people[:200], f"{slug}-warm")
-    sent = await asyncio.gather(*(client.send_join(slug, [1]) for client in people))
-    burst = min(sent)
-    calls = await asyncio.gather(
-        *(client.follow(start, until_position=True) for client, start in zip(people, sent))
-    )
-    refused = [call.outcome for call in calls if call.first_position is None]
-    assert not refused, f"W4 joins refused: {set(refused)}"
-    all_positioned = max(start + call.first_position for start, call in zip(sent, calls)) - burst
-    rss_after = stack.daphne_rss()
-    ranks = sorted(call.rank for call in calls)
-    await asyncio.gather(*(client.cancel(slug, call.job) for client, call in zip(people, calls)))
-    await asyncio.sleep(1)
-    await asyncio.gather(*(client.close() for client in people))
+    rss_before = stack.web_rss()
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, [1], 1000)
+    waiting = [a for a in arrivals if a.outcome == "waiting"]
+    assert len(waiting) == 1000, f"W4 visitors not waiting: {len(arrivals) - len(waiting)}"
+    report = arrivals_report(arrivals, burst)
+    rss_after = stack.web_rss()
+    # Jobs start every half second: each waiter hears its rank move within a few seconds.
+    heard = await asyncio.gather(*(updated(a.client, 10) for a in waiting))
+    await asyncio.gather(*(a.client.close() for a in arrivals))
     return 1000, {
-        "all positioned s": all_positioned,
-        "KB per waiting client": (rss_after - rss_before) / 1000 / 1024,
-        "of which the socket KB": (rss_connected - rss_before) / 1000 / 1024,
-        "connect 1000 s": connected,
-        "last rank": ranks[-1],
+        "all positioned s": report["all answered s"],
+        "connect p50 ms": report["connect p50 ms"],
+        "waiters updated %": 100 * sum(heard) / len(heard),
+        "KB per waiter": (rss_after - rss_before) / 1000 / 1024,
     }
 
 
 async def w5(stack: Stack, slug: str) -> tuple[int, dict]:
     publish(slug, function="identity_text", max_size=50, worker_pool="nowhere")
-    people = await connect_many(stack.url, stack.origin, 200)
-    await warm_up(people, f"{slug}-warm")
-    calls = await asyncio.gather(*(join_only(client, slug) for client in people))
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, ["hello"], 200)
+    full = [a.positioned for a in arrivals if a.outcome == "queue_full"]
     waiting = get_store().queue_size(slug)
-    rejected = [c.round_trip for c in calls if c.outcome == "queue_full"]
-    await asyncio.gather(*(client.close() for client in people))
+    await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
     return 200, {
-        "admitted": sum(1 for c in calls if c.outcome == "waiting"),
+        "admitted": sum(1 for a in arrivals if a.outcome == "waiting"),
         "waiting after": waiting,
-        "told full": len(rejected),
-        "rejection p50 ms": quantile_ms(rejected, 0.5),
+        "told full": len(full),
+        "refusal p50 ms": quantile_ms(full, 0.5),
+        "connect p50 ms": quantile_ms([a.connected for a in arrivals if a.connected], 0.5),
     }
 
 
-async def join_only(client: Client, slug: str) -> Call:
-    """Join and read only the answer: "waiting" (admitted) or the refusal's code."""
-    started = await client.send_join(slug, ["hello"])
-    while True:
-        frame = json.loads(await client.socket.recv())
-        if frame["msg"] in ("joined", "queue_full", "error"):
-            outcome = "waiting" if frame["msg"] == "joined" else frame["code"]
-            return Call(outcome=outcome, round_trip=time.perf_counter() - started)
+W7_VISITORS = 10_000
+W7_HOLD_SECONDS = 60
+
+
+async def w7(stack: Stack, slug: str) -> tuple[int, dict]:
+    """Ten thousand visitors connect and join at once, then wait a minute on open sockets."""
+    publish(slug, function="identity_text", worker_pool="nowhere")
+    rss_before = stack.web_rss()
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, ["hello"], W7_VISITORS)
+    report = arrivals_report(arrivals, burst)
+    rss_after = stack.web_rss()
+    waiting = [a for a in arrivals if a.outcome == "waiting"]
+    await asyncio.sleep(W7_HOLD_SECONDS)
+    alive = await asyncio.gather(*(a.client.ping() for a in waiting))
+    await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
+    return W7_VISITORS, {
+        "refused": report["refused"],
+        "positioned": len(waiting),
+        "all positioned s": report["all answered s"],
+        "connect p50 ms": report["connect p50 ms"],
+        f"alive after {W7_HOLD_SECONDS} s": sum(alive),
+        "KB per waiter": (rss_after - rss_before) / max(len(waiting), 1) / 1024,
+    }
+
+
+@dataclass(frozen=True)
+class Workload:
+    description: str
+    run: object  # async (stack, slug) -> (requests, metrics)
+    workers: list[tuple[str, int]] = field(default_factory=list)
+    web_processes: int = 1
+    app: str = LINEUP_APP
+
+
+def bare_burst(count: int):
+    async def run(stack: Stack, slug: str) -> tuple[int, dict]:
+        return await reference(stack, count)
+
+    return run
 
 
 WORKLOADS = {
-    "W1": ("1 client, 200 sequential identity calls, concurrency 1", w1, [("bench", 1)]),
-    "W2": ("100 clients x 10 identity calls, concurrency 4", w2, [("bench", 4)]),
-    "W3": ("64 clients x 5 batch calls (50 ms + 1 ms/item, max_batch_size 16)", w3, [("bench", 1)]),
-    "W4": ("1,000 clients join a 0.5 s function at once", w4, [("bench", 1)]),
-    "W5": ("200 simultaneous joins against max_size=50", w5, []),
-    "W6": (
+    "W1": Workload("1 client, 200 sequential identity calls, concurrency 1", w1, [("bench", 1)]),
+    "W2": Workload("100 clients x 10 identity calls, concurrency 4", w2, [("bench", 4)]),
+    "W3": Workload(
+        "64 clients x 5 batch calls (50 ms + 1 ms/item, max_batch_size 16)", w3, [("bench", 1)]
+    ),
+    "R1000": Workload(
+        "reference: 1,000 sockets at once to a bare ASGI app", bare_burst(1000), app=BARE_APP
+    ),
+    "W4": Workload("1,000 clients connect and join a 0.5 s function at once", w4, [("bench", 1)]),
+    "R200": Workload(
+        "reference: 200 sockets at once to a bare ASGI app", bare_burst(200), app=BARE_APP
+    ),
+    "W5": Workload("200 clients connect and join at once against max_size=50", w5),
+    "W6": Workload(
         "MiniLM sentence similarity, 64 clients x 4 calls, batches of 32 against 1",
         w6,
         [("bench", 1)],
     ),
+    "R10000": Workload(
+        "reference: 10,000 sockets at once to a bare ASGI app",
+        bare_burst(W7_VISITORS),
+        app=BARE_APP,
+    ),
+    "W7": Workload("10,000 clients connect and join at once, one daphne; held 60 s", w7),
+    "W7x": Workload(
+        f"W7 on {settings.LINEUP_WEB_PROCESSES} daphne processes (LINEUP_WEB_PROCESSES)",
+        w7,
+        web_processes=settings.LINEUP_WEB_PROCESSES,
+    ),
 }
+
+# Lineup's arrivals against the reference measured in the same run: (workload, its metric,
+# reference, the reference's metric).
+RATIOS = [
+    ("W4", "all positioned s", "R1000", "all answered s"),
+    ("W5", "refusal p50 ms", "R200", "connect p50 ms"),
+    ("W7", "all positioned s", "R10000", "all answered s"),
+    ("W7x", "all positioned s", "W7", "all positioned s"),
+]
 
 
 def run_workload(name: str, runs: int) -> dict:
-    description, workload, workers = WORKLOADS[name]
+    workload = WORKLOADS[name]
     results, cpu = [], []
     for run in range(runs):
-        with Stack(workers) as stack:  # a fresh daphne and workers for every run
+        # A fresh daphne and workers for every run, which nothing warms up.
+        with Stack(workload.workers, workload.web_processes, workload.app) as stack:
             before = stack.cpu_seconds()
             requests, metrics = asyncio.run(
-                workload(stack, f"{name.lower()}-{run}-{int(time.time())}")
+                workload.run(stack, f"{name.lower()}-{run}-{int(time.time())}")
             )
             after = stack.cpu_seconds()
         results.append(metrics)
@@ -332,7 +430,13 @@ def run_workload(name: str, runs: int) -> dict:
         )
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     cpu_median = {part: statistics.median(c[part] for c in cpu) for part in cpu[0]}
-    return {"description": description, "metrics": median, "cpu_ms_per_request": cpu_median}
+    spread = {key: (min(r[key] for r in results), max(r[key] for r in results)) for key in median}
+    return {
+        "description": workload.description,
+        "metrics": median,
+        "spread": spread,
+        "cpu_ms_per_request": cpu_median,
+    }
 
 
 def main() -> None:
@@ -345,7 +449,7 @@ def main() -> None:
     try:
         report = {}
         for name in args.only.split(","):
-            print(f"{name}: {WORKLOADS[name][0]}", flush=True)
+            print(f"{name}: {WORKLOADS[name].description}", flush=True)
             report[name] = run_workload(name, args.runs)
     finally:
         REDIS_PROCESS.terminate()
@@ -355,9 +459,20 @@ def main() -> None:
     print("| workload | result | CPU ms per request |")
     print("|---|---|---|")
     for name, result in report.items():
-        metrics = "; ".join(f"{k} {v:.3g}" for k, v in result["metrics"].items())
+        metrics = "; ".join(
+            f"{k} {v:.3g} ({low:.3g}–{high:.3g})"
+            for (k, v), (low, high) in zip(result["metrics"].items(), result["spread"].values())
+        )
         cpu = " / ".join(f"{v:.2f}" for v in result["cpu_ms_per_request"].values())
         print(f"| {name} | {metrics} | {cpu} |")
+    ratios = [r for r in RATIOS if r[0] in report and r[2] in report]
+    if ratios:
+        print("\n| ratio | medians |\n|---|---|")
+    for name, metric, ref, ref_metric in ratios:
+        mine, theirs = report[name]["metrics"][metric], report[ref]["metrics"][ref_metric]
+        print(
+            f"| {name} {metric} ÷ {ref} {ref_metric} | {mine:.3g} ÷ {theirs:.3g} = {mine / theirs:.2f} |"
+        )
     (FOLDER / "results.json").write_text(json.dumps(report, indent=2))
     print(f"\nResults also in {FOLDER / 'results.json'}")
 

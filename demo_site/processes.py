@@ -13,29 +13,58 @@ from collections.abc import Sequence
 DAPHNE_MESSAGE_MARGIN = 1024 * 1024
 
 
-def daphne_command(*, host: str = "127.0.0.1", port: int) -> list[str]:
+# Connections the kernel holds for the web processes before they accept them. Twisted's
+# default, 50, drops the SYNs of a burst beyond it (the visitor's connect then waits a second
+# or more for its retry); the kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+
+
+def daphne_command(*, fd: int, app: str = "demo_site.asgi:application") -> list[str]:
+    """daphne serving `app` on the listening IPv4 socket `fd`."""
     from django.conf import settings
 
+    message_limit = str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN)
     return [
         sys.executable,
         "-m",
         "daphne",
-        "-b",
-        host,
-        "-p",
-        str(port),
+        "--fd",
+        str(fd),
+        # Warnings and errors only: no access log line for every request and websocket
+        # (nginx keeps the access log in production).
+        "-v",
+        "0",
         "--websocket_timeout",
         "-1",
+        "--websocket_connect_timeout",
+        str(settings.LINEUP_WEBSOCKET_CONNECT_TIMEOUT),
         "--ping-interval",
         "20",
         # Above Lineup's own limit, which answers an oversized message with a clear error
         # (daphne's defaults, 1 MiB, would drop a browser's larger image uploads).
         "--websocket-max-message-size",
-        str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN),
+        message_limit,
         "--websocket-max-frame-size",
-        str(settings.LINEUP_MAX_REQUEST_BYTES + DAPHNE_MESSAGE_MARGIN),
-        "demo_site.asgi:application",
+        message_limit,
+        app,
     ]
+
+
+def start_web(
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    count: int = 1,
+    app: str = "demo_site.asgi:application",
+    **kwargs,
+) -> list[subprocess.Popen]:
+    """`count` daphne processes sharing one socket listening on host:port (IPv4; nginx takes
+    IPv6 in production); the kernel hands each new connection to one of them, as
+    `deploy/supervisor` does with `--fd`."""
+    listener = socket.create_server((host, port), backlog=LISTEN_BACKLOG)
+    with listener:  # the children keep it open
+        command = daphne_command(fd=listener.fileno(), app=app)
+        return [start(command, pass_fds=(listener.fileno(),), **kwargs) for _ in range(count)]
 
 
 def worker_command(

@@ -156,6 +156,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Lineup ----------------------------------------------------------------------------
+# How many daphne processes `runstack` serves with, all on one listening socket: one per
+# core, at most 4, unless set.
+LINEUP_WEB_PROCESSES = int(os.environ.get("LINEUP_WEB_PROCESSES", "0")) or min(
+    os.cpu_count() or 1, 4
+)
+# How long an arriving visitor's websocket may wait for its handshake, in seconds. In a
+# burst, handshakes queue up behind each other; daphne's default (5 s) turns all but the
+# first thousand or so away with a bare 403, so the wait is set long enough for a burst to
+# drain, and the page retries a failed connect after a jittered pause.
+LINEUP_WEBSOCKET_CONNECT_TIMEOUT = int(os.environ.get("LINEUP_WEBSOCKET_CONNECT_TIMEOUT", "60"))
 # Gradio's max_threads: the size of the thread pool that runs the web process's
 # synchronous work (queue calls, input decoding) for websocket consumers.
 LINEUP_MAX_THREADS = int(os.environ.get("LINEUP_MAX_THREADS", "40"))

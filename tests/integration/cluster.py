@@ -53,12 +53,8 @@ class Cluster:
         )
         port = embedded_redis.free_port()
         log = open(self.folder / f"daphne-{port}.log", "w")
-        process = processes.start(
-            processes.daphne_command(port=port),
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        (process,) = processes.start_web(
+            port=port, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
         processes.wait_for_port(port, process=process)

@@ -96,7 +96,7 @@ def test_a_burst_on_a_fresh_web_process_hears_every_move_of_the_line(tmp_path, s
                 job_ids = [visitor.job for visitor in visitors]
                 truth = dict(zip(job_ids, store.ranks(slug, job_ids)[0]))
 
-                def told() -> bool:
+                def told(truth=truth) -> bool:
                     return all(
                         truth[visitor.job] is None or visitor.ranks()[-1] == truth[visitor.job]
                         for visitor in visitors
@@ -106,7 +106,7 @@ def test_a_burst_on_a_fresh_web_process_hears_every_move_of_the_line(tmp_path, s
                 # ...before the running job ends and the next one starts.
                 store.redis.rpush(gate_key(slug), "go")
                 await until(
-                    lambda: store.queue_size(slug) == waiting - 1,
+                    lambda waiting=waiting: store.queue_size(slug) == waiting - 1,
                     30,
                     "the next job did not start",
                 )

@@ -16,7 +16,10 @@ from queueapp.store import get_store
 
 
 class Command(BaseCommand):
-    help = "Migrate, load the built-in demos, create an admin, and run daphne and a Celery worker."
+    help = (
+        "Migrate, load the built-in demos, create an admin, and run daphne (LINEUP_WEB_PROCESSES "
+        "processes on one port) and a Celery worker."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("LINEUP_HOST", "127.0.0.1"))
@@ -30,12 +33,13 @@ class Command(BaseCommand):
         pools = sorted({"default", *Demo.objects.values_list("worker_pool", flat=True)})
 
         env = {"REDIS_URL": settings.REDIS_URL, "LINEUP_VAR_DIR": str(settings.VAR_DIR)}
-        children = [
-            processes.start(processes.daphne_command(host=host, port=port), env=env),
-            processes.start(
-                processes.worker_command(pools=pools, concurrency=worker_threads), env=env
-            ),
-        ]
+        web = processes.start_web(
+            host=host, port=port, count=settings.LINEUP_WEB_PROCESSES, env=env
+        )
+        worker = processes.start(
+            processes.worker_command(pools=pools, concurrency=worker_threads), env=env
+        )
+        children = [*web, worker]
         stopping = False
 
         def stop_all(signum=None, frame=None) -> None:
@@ -51,8 +55,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop_all)
         signal.signal(signal.SIGTERM, stop_all)
         try:
-            processes.wait_for_port(port, host=host, process=children[0])
-            self.wait_for_worker(pools, process=children[1])
+            processes.wait_for_port(port, host=host, process=web[0])
+            self.wait_for_worker(pools, process=worker)
         except (RuntimeError, TimeoutError) as error:
             stop_all()
             raise SystemExit(f"Lineup did not start: {error}") from None
@@ -60,7 +64,7 @@ class Command(BaseCommand):
         base = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS("\nLineup is running.\n")
-            + f"  Demos:  {base}/\n"
+            + f"  Demos:  {base}/   ({len(web)} web processes)\n"
             + f"  Admin:  {base}/admin/   user: {username}   password: {password}\n"
             + f"  Redis:  {settings.REDIS_URL}\n"
             + f"  Worker pools: {', '.join(pools)}\n"
