@@ -183,6 +183,7 @@ function formatEta(seconds) {
 // ---- socket -------------------------------------------------------------------------------
 
 const HEARTBEAT_MS = 20000; // a ping this often; a socket silent for twice as long is dead
+const BUSY_ARRIVING = "Many visitors are arriving at once; connecting again in a moment.";
 let socket = null;
 let retryDelay = 500;
 let lastHeard = Date.now();
@@ -194,9 +195,12 @@ let token = page.token;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${page.socket}?token=${encodeURIComponent(token)}`);
+  let opened = false;
   socket.addEventListener("open", () => {
+    opened = true;
     retryDelay = 500;
     lastHeard = Date.now();
+    if ($("status").textContent === BUSY_ARRIVING) status("Ready.");
     if (currentJob) {
       busy(true);
       send({ msg: "resume", demo: page.demo, job: currentJob });
@@ -208,7 +212,9 @@ function connect() {
   });
   socket.addEventListener("close", () => {
     if (currentJob) status("Connection lost; reconnecting. Your place in line is kept.", "warn");
-    // Growing pauses with some jitter, so a restarted server is not hit by every tab at once.
+    else if (!opened) status(BUSY_ARRIVING, "warn");
+    // Growing pauses with some jitter, so a restarted server (or a crowd arriving at once) is
+    // not hit by every tab at the same moment. This covers a first connect that failed too.
     setTimeout(reconnect, retryDelay * (0.75 + Math.random() / 2));
     retryDelay = Math.min(retryDelay * 2, 10000);
   });

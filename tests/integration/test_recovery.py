@@ -120,14 +120,14 @@ def test_a_visitor_who_does_not_come_back_loses_the_place(slug, publish):
 
 
 def test_renewing_keeps_a_long_batch_slot(slug, publish, settings):
-    settings.LINEUP_SLOT_LEASE_SECONDS = 0.3
+    settings.LINEUP_SLOT_LEASE_SECONDS = 1.0
     publish(concurrency_count=1)
     join(slug, "long")
     join(slug, "next")
     store = get_store()
     store.take_batch(slug, slot="busy")
-    for _ in range(3):
-        time.sleep(0.15)
+    for _ in range(4):  # longer than a lease in all, each renewal well within one
+        time.sleep(0.4)
         assert store.renew(slug, slot="busy") is True
     assert store.reap(slug).changes == []
     assert store.take_batch(slug, slot="other").status == "busy"

@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 
 from queueapp import services
 from queueapp.store import get_store, job_key
-from tests.support.functions import read_runs
+from tests.support.functions import busy_key, read_runs
 
 from .cluster import Cluster, max_overlap, wait_until_delivered, wait_until_ended
 
@@ -77,7 +77,7 @@ def test_batches_hold_at_most_max_batch_size_in_fifo_order(cluster, slug, publis
 def test_a_lone_job_starts_at_once(cluster, slug, publish):
     publish(function="recorded_sleep_batch", batch=True, max_batch_size=16, worker_pool=slug)
     cluster.worker(slug)
-    time.sleep(3)  # let the worker come up
+    until(lambda: get_store().pool_alive(slug), 60, "the worker did not come up")
     job = services.job_submit(slug=slug, data=[f"{slug}/0", 0], owner="v", channel="")
     wait_until_ended(slug, [job.job_id], timeout=30)
     (run,) = read_runs(slug)
@@ -116,18 +116,24 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
 
     receiver = threading.Thread(target=receive)
     receiver.start()
+    store = get_store()
+    mid_batch = 0  # kills that landed while the victim ran a batch
     try:
-        jobs = submit_many(slug, 500, 0.03, channel=channel)
+        jobs = submit_many(slug, 500, 0.2, channel=channel)
         rng = random.Random(7)
         for _ in range(20):
-            time.sleep(rng.uniform(0.2, 0.6))
-            victim = rng.choice(workers)
+            time.sleep(rng.uniform(0.2, 0.6))  # spacing between kills, not a wait
+            victim = busy_worker(workers, rng)
+            if victim is None:
+                break  # the line has run dry
             cluster.kill(victim)
+            # A dead process cannot clear its mark: still there, the batch was cut short.
+            mid_batch += store.redis.delete(busy_key(victim.pid))
             workers.remove(victim)
             workers.append(cluster.worker(slug))
         wait_until_ended(slug, jobs, timeout=180)
         wait_until_delivered(slug, timeout=30)
-        time.sleep(0.5)  # the last messages in flight
+        until(lambda: all(deliveries[job] for job in jobs), 30, "endings still in flight")
     finally:
         done.set()
         receiver.join()
@@ -144,7 +150,27 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     # Every visitor is told; a worker killed between telling and noting it may tell twice,
     # which the consumer drops, so a browser sees each ending once.
     assert all(deliveries[job] in (1, 2) for job in jobs), Counter(deliveries.values())
-    assert get_store().counters(slug)["requeued"] != "0"
+    # Each batch cut short went back to the line (or failed, past its attempts).
+    assert mid_batch > 0
+    assert int(store.counters(slug)["requeued"]) + statuses["failed"] > 0
+
+
+def busy_worker(workers: list, rng: random.Random, timeout: float = 30):
+    """One of the workers that is running a batch now (None once no batch runs for long)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [w for w in workers if get_store().redis.exists(busy_key(w.pid))]
+        if busy:
+            return rng.choice(busy)
+        time.sleep(0.01)
+    return None
+
+
+def until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"after {timeout} s: {what}"
+        time.sleep(0.05)
 
 
 def test_a_job_past_its_timeout_fails_and_frees_its_slot(cluster, slug, publish):

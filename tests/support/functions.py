@@ -27,12 +27,20 @@ def read_runs(group: str) -> list[dict]:
     return [json.loads(item) for item in _redis().lrange(runs_key(group), 0, -1)]
 
 
+def busy_key(pid: int) -> str:
+    """Set while the worker process `pid` runs a recorded function."""
+    return f"lineup:test:busy:{pid}"
+
+
 def _record(labels: list[str], seconds: float) -> None:
+    busy = busy_key(os.getpid())
+    _redis().set(busy, json.dumps(labels))
     start = time.time()
     time.sleep(seconds)
     run = {"labels": labels, "start": start, "end": time.time(), "pid": os.getpid()}
     # Labels look like "<group>/<n>"; one list of runs per group.
     _redis().rpush(runs_key(labels[0].split("/")[0]), json.dumps(run))
+    _redis().delete(busy)
 
 
 @register(inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)], outputs=[Text("Label")])
