@@ -81,6 +81,7 @@ def stack(tmp_path_factory) -> Stack:
         "LINEUP_PORT": str(port),
         "LINEUP_ADMIN_PASSWORD": "",
         "LINEUP_RECONNECT_GRACE_SECONDS": "2",
+        "LINEUP_WEB_PROCESSES": "2",
     }
     log = var_dir / "runstack.log"
     with open(log, "w") as out:

@@ -112,6 +112,36 @@ def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
     page.context.close()
 
 
+# The page's first two websockets go to a port where nothing listens, as a connect turned
+# away in a crowd would fail; every status the page shows is kept from the start.
+REFUSED_TWICE = """(() => {
+  const RealWebSocket = window.WebSocket;
+  window.connects = 0;
+  window.WebSocket = function (url, protocols) {
+    window.connects += 1;
+    return new RealWebSocket(window.connects <= 2 ? "ws://127.0.0.1:9/" : url, protocols);
+  };
+  Object.assign(window.WebSocket, {OPEN: RealWebSocket.OPEN, CLOSED: RealWebSocket.CLOSED});
+  window.statuses = [];
+  document.addEventListener("DOMContentLoaded", () => {
+    const element = document.querySelector("#status");
+    new MutationObserver(() => window.statuses.push(element.textContent))
+      .observe(element, {childList: true, characterData: true, subtree: true});
+  });
+})()"""
+
+
+def test_a_refused_first_connect_is_retried_and_the_visitor_told(stack, page, line):
+    page.add_init_script(REFUSED_TWICE)
+    page.goto(f"{stack.base_url}/demos/{line}/")
+    page.wait_for_function(
+        "window.connects === 3 && document.querySelector('#status').textContent === 'Ready.'"
+    )
+    assert any("arriving at once" in text for text in page.evaluate("window.statuses"))
+    submit_steps(page, 1)
+    assert result_text(page) == "finished 1 steps"
+
+
 def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
     ahead = visitor_in_line(browser, stack, line, 6, "text=Running")
     page = visitor_in_line(browser, stack, line, 1, WAITING)

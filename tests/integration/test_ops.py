@@ -1,10 +1,14 @@
 """What ops watch: /metrics read back by Prometheus's own parser, and /healthz and /readyz."""
 
+import asyncio
+import json
 import time
 import uuid
 
+import psutil
 import pytest
 import requests
+import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.stack
@@ -79,3 +83,22 @@ def test_health_and_readiness(stack):
     assert checks["pool default"] == "1 live worker(s)"
     assert checks["pool nobody-here"] == "no live worker"
     assert response.status_code == 503 and response.json()["ready"] is False
+
+
+def test_runstack_serves_one_port_with_several_web_processes(stack):
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    runstack = psutil.Process(stack.process.pid)
+    web = [p for p in runstack.children(recursive=True) if "daphne" in " ".join(p.cmdline())]
+    assert len(web) == 2  # LINEUP_WEB_PROCESSES of the stack
+    for process in web:
+        listening = [c for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        assert [c.laddr.port for c in listening] == [port]
+
+    async def crowd() -> list[dict]:
+        async def hello() -> dict:
+            async with websockets.connect(stack.ws_url, origin=stack.base_url) as socket:
+                return json.loads(await socket.recv())
+
+        return await asyncio.gather(*(hello() for _ in range(50)))
+
+    assert all(frame["msg"] == "hello" for frame in asyncio.run(crowd()))
