@@ -101,9 +101,23 @@ class Stack:
             self.children.append(
                 processes.start(command, env=env, cwd=ROOT, stdout=log, stderr=log)
             )
-        processes.wait_for_port(self.port, process=self.web[0])
+        # The shared socket takes connections before the processes have loaded the app.
+        processes.wait_until_serving(self.port, process=self.web[0])
+        self.wait_until_loaded()
         self.wait_for_workers()
         return self
+
+    def wait_until_loaded(self, quiet: float = 0.5, timeout: float = 60) -> None:
+        """Until every web process has finished starting: its CPU time stops growing."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            now = [sum(psutil.Process(p.pid).cpu_times()[:2]) for p in self.web]
+            if now == last:
+                return
+            last = now
+            time.sleep(quiet)
+        raise TimeoutError("the web processes kept busy after starting")
 
     def wait_for_workers(self, timeout: float = 60) -> None:
         """Until every worker has announced itself (it has loaded its models)."""

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 
 # How far above LINEUP_MAX_REQUEST_BYTES daphne drops a websocket message unread.
@@ -112,6 +113,21 @@ def stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
         process.wait()
     except ProcessLookupError:
         pass
+
+
+def wait_until_serving(port: int, *, path: str = "/healthz", timeout: float = 60, process=None):
+    """Until the web process behind `port` answers HTTP: a socket that was listening before
+    the process started (see `start_web`) takes connections while it is still loading."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing serves on port {port} after {timeout} s")
 
 
 def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 30, process=None) -> None:

@@ -6,6 +6,7 @@ measured, a batch is assumed to hold a single job, which errs on the long side.
 """
 
 import math
+from dataclasses import dataclass
 
 
 def jobs_per_wave(*, concurrency: int, max_batch_size: int, avg_batch: float | None) -> float:
@@ -13,14 +14,36 @@ def jobs_per_wave(*, concurrency: int, max_batch_size: int, avg_batch: float | N
     return per_batch * max(concurrency, 1)
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a line moves: waves of `jobs` jobs (on average) leave it every `seconds`."""
+
+    jobs: float
+    seconds: float
+
+    def eta(self, rank: int) -> float:
+        """Seconds until the job at `rank` (0 = next) starts, roughly. join.lua records the
+        same prediction with each new job, to measure the ETA's error when it starts."""
+        return math.ceil((rank + 1) / self.jobs) * self.seconds
+
+
+def pace(*, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None) -> Pace:
+    wave = jobs_per_wave(
+        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
+    )
+    return Pace(jobs=wave, seconds=avg_run)
+
+
 def rank_eta(
     *, rank: int, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
 ) -> float:
     """Seconds until the job at `rank` (0 = next) starts, roughly."""
-    wave = jobs_per_wave(
-        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
-    )
-    return math.ceil((rank + 1) / wave) * avg_run
+    return pace(
+        concurrency=concurrency,
+        max_batch_size=max_batch_size,
+        avg_run=avg_run,
+        avg_batch=avg_batch,
+    ).eta(rank)
 
 
 def max_rank_within(

@@ -16,7 +16,7 @@ from models_registry.components import InvalidInput
 from models_registry.registry import InferenceFunction, get_function
 
 from . import events
-from .eta import max_rank_within, rank_eta
+from .eta import Pace, max_rank_within, pace
 from .store import (
     Admission,
     Change,
@@ -100,9 +100,14 @@ def _eta_args(config: dict[str, str], stats: DemoStats) -> dict:
     }
 
 
+def line_pace(config: dict[str, str], stats: DemoStats) -> Pace:
+    """How fast the demo's line moves, from its settings and measured batches."""
+    return pace(**_eta_args(config, stats))
+
+
 def eta_from(config: dict[str, str], *, rank: int, stats: DemoStats) -> float:
     """Seconds until the job at `rank` starts, from the demo's settings and measured batches."""
-    return rank_eta(rank=rank, **_eta_args(config, stats))
+    return line_pace(config, stats).eta(rank)
 
 
 # What this process last saw of each demo's line: its settings, which every join checks
@@ -151,9 +156,7 @@ def job_submit(
         raise _refusal(admission, config)
     if admission.wake:
         wake_pool(slug=slug, pool=config["pool"])
-    joined = _joined(job_id, admission, config)
-    store.set_eta(slug, job_id, admission.created + joined.eta)
-    return joined
+    return _joined(job_id, admission, config, stats)
 
 
 async def job_submit_async(
@@ -191,9 +194,7 @@ async def job_submit_async(
     if admission.wake:
         # Publishing the wake-up is synchronous; the visitor need not wait for it.
         run_in_background(wake_pool, slug=slug, pool=config["pool"])
-    joined = _joined(job_id, admission, config)
-    await store.set_eta(slug, job_id, admission.created + joined.eta)
-    return joined
+    return _joined(job_id, admission, config, stats)
 
 
 def _join_args(
@@ -215,6 +216,7 @@ def _join_args(
         "version": config.get("version", "0"),
         "address": address,
         "limits": visitor_limits(address),
+        "pace": line_pace(config, stats),
     }
 
 
@@ -272,8 +274,9 @@ def _max_rank(config: dict[str, str], stats: DemoStats) -> int | None:
     return max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, stats))
 
 
-def _joined(job_id: str, admission: Admission, config: dict[str, str]) -> Joined:
-    eta = eta_from(config, rank=admission.rank, stats=admission.stats)
+def _joined(job_id: str, admission: Admission, config: dict[str, str], stats: DemoStats) -> Joined:
+    # The prediction join.lua recorded: the same pace, the same rank.
+    eta = line_pace(config, stats).eta(admission.rank)
     return Joined(
         job_id=job_id,
         ticket=admission.ticket,

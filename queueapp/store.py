@@ -17,6 +17,8 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from .eta import Pace
+
 LUA_DIR = Path(__file__).parent / "lua"
 PREFIX = "lineup"
 DEMOS_KEY = f"{PREFIX}:demos"
@@ -185,11 +187,9 @@ class QueueStore:
         version: str = "",
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
     ) -> Admission:
         """Admit a job, or say why not; "stale" when the settings are no longer `version`."""
-        raise NotImplementedError
-
-    def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
         raise NotImplementedError
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
@@ -331,6 +331,7 @@ def _join_call(
     version: str,
     address: str | None,
     limits: VisitorLimits,
+    pace: Pace | None,
 ) -> tuple[list[str], list[Any]]:
     keys = [
         key(slug, "config"),
@@ -360,6 +361,8 @@ def _join_call(
         limit(limits.address_active, needs_address=True),
         limit(limits.owner_rate),
         limit(limits.address_rate, needs_address=True),
+        "" if pace is None else pace.jobs,
+        "" if pace is None else pace.seconds,
     ]
     return keys, args
 
@@ -420,14 +423,12 @@ class RedisQueueStore(QueueStore):
         version: str = "",
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
     ) -> Admission:
         keys, args = _join_call(
-            slug, job_id, owner, channel, inputs, max_rank, version, address, limits
+            slug, job_id, owner, channel, inputs, max_rank, version, address, limits, pace
         )
         return _admission(self.scripts["join"](keys=keys, args=args))
-
-    def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
-        self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
         reply = self.scripts["take_batch"](
@@ -724,14 +725,12 @@ class AsyncRedisQueueStore:
         version: str = "",
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
     ) -> Admission:
         keys, args = _join_call(
-            slug, job_id, owner, channel, inputs, max_rank, version, address, limits
+            slug, job_id, owner, channel, inputs, max_rank, version, address, limits, pace
         )
         return _admission(await self.join_script(keys=keys, args=args))
-
-    async def set_eta(self, slug: str, job_id: str, eta_at: float) -> None:
-        await self.redis.hset(job_key(slug, job_id), "eta_at", eta_at)
 
     async def pool_alive(self, pool: str) -> bool:
         seconds, micros = await self.redis.time()  # Redis's clock, as the heartbeats use

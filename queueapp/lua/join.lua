@@ -11,6 +11,8 @@
 -- ARGV[8] the settings version the caller checked the inputs against ("": do not check)
 -- ARGV[9] the most active jobs per address   ARGV[10] the most joins a minute per owner
 -- ARGV[11] the most joins a minute per address   ("" for any of these: no limit)
+-- ARGV[12] jobs per wave   ARGV[13] seconds per wave: the line's pace (eta.Pace), to record
+--          when the job is predicted to start ("": no prediction)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq}
 --      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
@@ -90,6 +92,11 @@ end
 local ticket = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
   'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
+if ARGV[12] ~= '' then
+  -- Pace.eta for the job's rank: what the visitor is told, kept to measure the ETA's error.
+  local eta = math.ceil((waiting + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
+  redis.call('HSET', KEYS[4], 'eta_at', tostring(now + eta))
+end
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], ticket, ARGV[1])
 redis.call('SADD', KEYS[7], ARGV[1])
