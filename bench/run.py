@@ -328,8 +328,9 @@ async def w4(stack: Stack, slug: str) -> tuple[int, dict]:
 
 
 async def w5(stack: Stack, slug: str) -> tuple[int, dict]:
-    publish(slug, function="identity_text", max_size=50, worker_pool="nowhere")
-    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, ["hello"], 200)
+    # A 10 s job runs first (its worker is live, so no visitor is told otherwise).
+    publish(slug, function="slow_steps", max_size=50, worker_pool="bench")
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, [20], 200)
     full = [a.positioned for a in arrivals if a.outcome == "queue_full"]
     waiting = get_store().queue_size(slug)
     await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
@@ -347,10 +348,11 @@ W7_HOLD_SECONDS = 60
 
 
 async def w7(stack: Stack, slug: str) -> tuple[int, dict]:
-    """Ten thousand visitors connect and join at once, then wait a minute on open sockets."""
-    publish(slug, function="identity_text", worker_pool="nowhere")
+    """Ten thousand visitors connect and join at once, then wait a minute on open sockets
+    while 10 s jobs run one after another (everyone's position moves as each starts)."""
+    publish(slug, function="slow_steps", worker_pool="bench")
     rss_before = stack.web_rss()
-    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, ["hello"], W7_VISITORS)
+    arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, slug, [20], W7_VISITORS)
     report = arrivals_report(arrivals, burst)
     rss_after = stack.web_rss()
     waiting = [a for a in arrivals if a.outcome == "waiting"]
@@ -396,7 +398,7 @@ WORKLOADS = {
     "R200": Workload(
         "reference: 200 sockets at once to a bare ASGI app", bare_burst(200), app=BARE_APP
     ),
-    "W5": Workload("200 clients connect and join at once against max_size=50", w5),
+    "W5": Workload("200 clients connect and join at once against max_size=50", w5, [("bench", 1)]),
     "W6": Workload(
         "MiniLM sentence similarity, 64 clients x 4 calls, batches of 32 against 1",
         w6,
@@ -407,10 +409,13 @@ WORKLOADS = {
         bare_burst(W7_VISITORS),
         app=BARE_APP,
     ),
-    "W7": Workload("10,000 clients connect and join at once, one daphne; held 60 s", w7),
+    "W7": Workload(
+        "10,000 clients connect and join at once, one daphne; held 60 s", w7, [("bench", 1)]
+    ),
     "W7x": Workload(
         f"W7 on {settings.LINEUP_WEB_PROCESSES} daphne processes (LINEUP_WEB_PROCESSES)",
         w7,
+        [("bench", 1)],
         web_processes=settings.LINEUP_WEB_PROCESSES,
     ),
 }
