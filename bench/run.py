@@ -57,6 +57,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from bench.gradio_loadgen import GradioClient, fn_indexes  # noqa: E402
 from bench.loadgen import Arrival, Call, Client, burst_of_arrivals, connect_all  # noqa: E402
 from models_registry.models import Demo  # noqa: E402
 from queueapp.selectors import demo_stats, percentile  # noqa: E402
@@ -103,21 +104,9 @@ class Stack:
             )
         # The shared socket takes connections before the processes have loaded the app.
         processes.wait_until_serving(self.port, process=self.web[0])
-        self.wait_until_loaded()
+        wait_until_quiet(self.web)
         self.wait_for_workers()
         return self
-
-    def wait_until_loaded(self, quiet: float = 0.5, timeout: float = 60) -> None:
-        """Until every web process has finished starting: its CPU time stops growing."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            now = [sum(psutil.Process(p.pid).cpu_times()[:2]) for p in self.web]
-            if now == last:
-                return
-            last = now
-            time.sleep(quiet)
-        raise TimeoutError("the web processes kept busy after starting")
 
     def wait_for_workers(self, timeout: float = 60) -> None:
         """Until every worker has announced itself (it has loaded its models)."""
@@ -144,18 +133,72 @@ class Stack:
         return f"http://{ORIGIN_HOST}:{self.port}"
 
     def cpu_seconds(self) -> dict[str, float]:
-        def total(processes: list) -> float:
-            return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in processes)
-
         return {
-            "redis": total([REDIS_PROCESS]),
-            "daphne": total(self.web),
-            "workers": total(self.children[len(self.web) :]),
-            "loadgen": total([psutil.Process()]),
+            "redis": cpu_of([REDIS_PROCESS]),
+            "web": cpu_of(self.web),
+            "workers": cpu_of(self.children[len(self.web) :]),
+            "loadgen": cpu_of([psutil.Process()]),
         }
 
     def web_rss(self) -> int:
         return sum(psutil.Process(p.pid).memory_info().rss for p in self.web)
+
+
+GRADIO_PYTHON = Path(os.environ.get("LINEUP_BENCH_GRADIO_PYTHON", ROOT / ".venv-gradio/bin/python"))
+
+
+@dataclass
+class GradioStack:
+    """A fresh Gradio server (bench/gradio_app.py) for one run of a reference workload."""
+
+    concurrency: int
+    port: int = 0
+    server: subprocess.Popen | None = None
+    fn: dict[str, int] = field(default_factory=dict)
+
+    def __enter__(self) -> "GradioStack":
+        self.port = embedded_redis.free_port()
+        log = open(FOLDER / "gradio.log", "a")
+        command = [str(GRADIO_PYTHON), "bench/gradio_app.py", str(self.port), str(self.concurrency)]
+        env = {"GRADIO_ANALYTICS_ENABLED": "False"}
+        self.server = processes.start(command, env=env, cwd=ROOT, stdout=log, stderr=log)
+        processes.wait_until_serving(self.port, path="/config", process=self.server)
+        self.fn = asyncio.run(fn_indexes(self.base_url))
+        wait_until_quiet([self.server])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        processes.stop(self.server)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{ORIGIN_HOST}:{self.port}"
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {
+            "redis": 0.0,
+            "web": cpu_of([self.server]),
+            "workers": 0.0,
+            "loadgen": cpu_of([psutil.Process()]),
+        }
+
+
+def cpu_of(processes: list) -> float:
+    return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in processes)
+
+
+def wait_until_quiet(children: list, quiet: float = 0.5, timeout: float = 60) -> None:
+    """Until the processes have finished starting: their CPU time has all but stopped
+    growing (a server's idle timers take a little)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        now = [cpu_of([child]) for child in children]
+        if last and all(b - a < 0.05 * quiet for a, b in zip(last, now)):
+            return
+        last = now
+        time.sleep(quiet)
+    raise TimeoutError("the servers kept busy after starting")
 
 
 def publish(slug: str, **fields) -> None:
@@ -241,6 +284,44 @@ async def w3(stack: Stack, slug: str) -> tuple[int, dict]:
         "mean batch": stats["mean_batch_size"],
         "ETA error p50 ms": 1000 * stats["eta_error_seconds"]["p50_abs"],
     }
+
+
+async def gradio_calls(
+    stack: GradioStack, api_name: str, clients: int, calls: int
+) -> tuple[float, list[Call]]:
+    """`many_clients_calling` against Gradio: each client's clock starts at its first byte."""
+
+    async def run(client: GradioClient) -> list[Call]:
+        made = [await client.call(stack.fn[api_name], ["hello"]) for _ in range(calls)]
+        await client.close()
+        return made
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(run(GradioClient(stack.base_url)) for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    flat = [call for result in results for call in result]
+    assert all(c.outcome == "completed" for c in flat), "some Gradio calls failed"
+    return elapsed, flat
+
+
+async def g1(stack: GradioStack, slug: str) -> tuple[int, dict]:
+    _, calls = await gradio_calls(stack, "identity", 1, 200)
+    trips = [c.round_trip for c in calls]
+    return 200, {"p50 ms": quantile_ms(trips, 0.5), "p99 ms": quantile_ms(trips, 0.99)}
+
+
+async def g2(stack: GradioStack, slug: str) -> tuple[int, dict]:
+    elapsed, calls = await gradio_calls(stack, "identity", 100, 10)
+    return len(calls), {
+        "req/s": len(calls) / elapsed,
+        "p50 ms": quantile_ms([c.round_trip for c in calls], 0.5),
+    }
+
+
+async def g3(stack: GradioStack, slug: str) -> tuple[int, dict]:
+    elapsed, calls = await gradio_calls(stack, "batch", 64, 5)
+    throughput = len(calls) / elapsed
+    return len(calls), {"req/s": throughput, "share of ideal %": 100 * throughput / W3_IDEAL}
 
 
 W6_DATA = [
@@ -376,6 +457,12 @@ class Workload:
     workers: list[tuple[str, int]] = field(default_factory=list)
     web_processes: int = 1
     app: str = LINEUP_APP
+    gradio_concurrency: int = 0  # > 0: a Gradio reference run with this concurrency
+
+    def stack(self):
+        if self.gradio_concurrency:
+            return GradioStack(self.gradio_concurrency)
+        return Stack(self.workers, self.web_processes, self.app)
 
 
 def bare_burst(count: int):
@@ -386,6 +473,9 @@ def bare_burst(count: int):
 
 
 WORKLOADS = {
+    "G1": Workload("Gradio 6.31: W1", g1, gradio_concurrency=1),
+    "G2": Workload("Gradio 6.31: W2", g2, gradio_concurrency=4),
+    "G3": Workload("Gradio 6.31: W3", g3, gradio_concurrency=1),
     "W1": Workload("1 client, 200 sequential identity calls, concurrency 1", w1, [("bench", 1)]),
     "W2": Workload("100 clients x 10 identity calls, concurrency 4", w2, [("bench", 4)]),
     "W3": Workload(
@@ -423,6 +513,9 @@ WORKLOADS = {
 # Lineup's arrivals against the reference measured in the same run: (workload, its metric,
 # reference, the reference's metric).
 RATIOS = [
+    ("G1", "p50 ms", "W1", "p50 ms"),
+    ("W2", "req/s", "G2", "req/s"),
+    ("W3", "share of ideal %", "G3", "share of ideal %"),
     ("W4", "all positioned s", "R1000", "all answered s"),
     ("W5", "refusal p50 ms", "R200", "connect p50 ms"),
     ("W7", "all positioned s", "R10000", "all answered s"),
@@ -434,8 +527,8 @@ def run_workload(name: str, runs: int) -> dict:
     workload = WORKLOADS[name]
     results, cpu = [], []
     for run in range(runs):
-        # A fresh daphne and workers for every run, which nothing warms up.
-        with Stack(workload.workers, workload.web_processes, workload.app) as stack:
+        # A fresh server and workers for every run, which nothing warms up.
+        with workload.stack() as stack:
             before = stack.cpu_seconds()
             requests, metrics = asyncio.run(
                 workload.run(stack, f"{name.lower()}-{run}-{int(time.time())}")
@@ -468,12 +561,15 @@ def main() -> None:
     try:
         report = {}
         for name in args.only.split(","):
+            if WORKLOADS[name].gradio_concurrency and not GRADIO_PYTHON.exists():
+                print(f"{name}: skipped, no Gradio at {GRADIO_PYTHON} (make bench installs it)")
+                continue
             print(f"{name}: {WORKLOADS[name].description}", flush=True)
             report[name] = run_workload(name, args.runs)
     finally:
         REDIS_PROCESS.terminate()
     print(
-        f"\nMedians of {args.runs} runs; CPU in ms per request (redis / daphne / workers / load generator).\n"
+        f"\nMedians of {args.runs} runs; CPU in ms per request (redis / web server / workers / load generator).\n"
     )
     print("| workload | result | CPU ms per request |")
     print("|---|---|---|")
