@@ -390,13 +390,16 @@ def arrivals_report(arrivals: list[Arrival], burst: float) -> dict:
         "refused": len(arrivals) - len(answered),
         "all answered s": max(a.positioned for a in answered),
         "connect p50 ms": quantile_ms([a.connected for a in answered], 0.5),
+        "answered p50 ms": quantile_ms([a.positioned for a in answered], 0.5),
     }
 
 
 async def reference(stack: Stack, count: int) -> tuple[int, dict]:
     """The bare app under the same daphne command takes the same burst."""
+    rss_before = stack.web_rss()
     arrivals, burst = await burst_of_arrivals(stack.url, stack.origin, "bare", ["x"], count)
     report = arrivals_report(arrivals, burst)
+    report["KB per socket"] = (stack.web_rss() - rss_before) / count / 1024
     await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
     return count, report
 
