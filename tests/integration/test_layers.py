@@ -1,0 +1,75 @@
+"""The channel layer: one Redis subscription per process carries all of its consumers'
+channels; named channels keep their own, and groups."""
+
+import asyncio
+
+from django.conf import settings
+
+from queueapp.layers import ProcessChannelLayer
+from queueapp.store import get_store
+
+
+def layer() -> ProcessChannelLayer:
+    """A process's layer (each instance has its own inbox, as each process does)."""
+    return ProcessChannelLayer(hosts=[{"address": settings.REDIS_URL}], prefix="lineup:test:")
+
+
+async def subscribed(channel: str) -> None:
+    """Until Redis has the subscription (the SUBSCRIBE is sent, not confirmed, on return)."""
+    async with asyncio.timeout(10):
+        while not get_store().redis.pubsub_numsub(channel)[0][1]:
+            await asyncio.sleep(0.01)
+
+
+def test_consumers_of_one_process_share_its_inbox_and_get_only_their_own_messages():
+    async def scenario():
+        web, worker = layer(), layer()
+        first, second = await web.new_channel(), await web.new_channel()
+        inbox = web._get_layer().inbox
+        assert first.startswith(f"{inbox}!") and second.startswith(f"{inbox}!")
+        await subscribed(inbox)
+        await worker.send(second, {"type": "job.event", "n": 2})
+        await worker.send(first, {"type": "job.event", "n": 1})
+        got = await asyncio.wait_for(
+            asyncio.gather(web.receive(first), web.receive(second)), timeout=10
+        )
+        await web.flush()
+        await worker.flush()
+        return got
+
+    assert asyncio.run(scenario()) == [{"type": "job.event", "n": 1}, {"type": "job.event", "n": 2}]
+
+
+def test_a_message_for_a_consumer_that_left_is_dropped_and_the_others_still_arrive():
+    async def scenario():
+        web, worker = layer(), layer()
+        gone, staying = await web.new_channel(), await web.new_channel()
+        await subscribed(web._get_layer().inbox)
+        leaving = asyncio.ensure_future(web.receive(gone))
+        await asyncio.sleep(0)
+        leaving.cancel()  # the consumer left (Channels cancels its receive)
+        await worker.send(gone, {"type": "job.event", "n": 1})
+        await worker.send(staying, {"type": "job.event", "n": 2})
+        got = await asyncio.wait_for(web.receive(staying), timeout=10)
+        left_behind = gone in web._get_layer().local
+        await web.flush()
+        await worker.flush()
+        return got, left_behind
+
+    assert asyncio.run(scenario()) == ({"type": "job.event", "n": 2}, False)
+
+
+def test_a_named_channel_joins_groups():
+    async def scenario():
+        web, worker = layer(), layer()
+        hub = await web.new_channel("lineup.hub.")
+        assert "!" not in hub
+        await web.group_add("lineup.demo.t", hub)
+        await subscribed("lineup:test:__group__lineup.demo.t")
+        await worker.group_send("lineup.demo.t", {"type": "queue.advanced", "seq": 1})
+        got = await asyncio.wait_for(web.receive(hub), timeout=10)
+        await web.flush()
+        await worker.flush()
+        return got
+
+    assert asyncio.run(scenario()) == {"type": "queue.advanced", "seq": 1}
