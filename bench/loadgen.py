@@ -107,8 +107,3 @@ async def burst_of_arrivals(url: str, origin: str, demo: str, data: list, count:
     burst = time.perf_counter()
     arrivals = await asyncio.gather(*(arrive(url, origin, demo, data, burst) for _ in range(count)))
     return arrivals, burst
-
-
-async def connect_all(url: str, origin: str, count: int) -> list[Client]:
-    """Open `count` sockets at once."""
-    return await asyncio.gather(*(Client.connect(url, origin) for _ in range(count)))

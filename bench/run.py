@@ -5,10 +5,11 @@ workers it needs, all on 127.0.0.1; runs each workload several times and prints 
 the CPU time each component spent per request. Every client opens its socket inside the
 measured window, and nothing warms the server up before it.
 
-The arrival workloads (W4, W5, W7) are also run against a reference measured in the same
-run: a bare ASGI app (bench/bare_app.py) under the same daphne command, taking the same burst.
+Each workload has a reference measured in the same run: Gradio 6.31 for W1-W3 (G1-G3, from
+the virtualenv `make bench` makes), a bare ASGI app (bench/bare_app.py) under the same daphne
+command for the arrivals W4, W5 and W7 (R1000, R200, R10000), and the bare model for W6.
 
-    python -m bench.run [--runs 3] [--only W1,W3]
+    python -m bench.run [--runs 3] [--only G1,W1,R1000,W4]
 """
 
 import argparse
@@ -58,15 +59,13 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from bench.gradio_loadgen import GradioClient, fn_indexes  # noqa: E402
-from bench.loadgen import Arrival, Call, Client, burst_of_arrivals, connect_all  # noqa: E402
+from bench.loadgen import Arrival, Call, Client, burst_of_arrivals  # noqa: E402
 from models_registry.models import Demo  # noqa: E402
 from models_registry.registry import get_function  # noqa: E402
 from queueapp.selectors import demo_stats, percentile  # noqa: E402
 from queueapp.store import get_store  # noqa: E402
 
 ORIGIN_HOST = "127.0.0.1"
-
-
 LINEUP_APP = "demo_site.asgi:application"
 BARE_APP = "bench.bare_app:application"
 
@@ -228,20 +227,20 @@ async def w1(stack: Stack, slug: str) -> tuple[int, dict]:
 async def many_clients_calling(
     stack: Stack, slug: str, clients: int, calls: int, data: list
 ) -> tuple[float, list[Call]]:
-    """Every client connects, then makes its calls one after another; the clock starts before
-    the first connect."""
+    """Every client connects and makes its calls one after another, all at the same time; the
+    clock starts before the first connect."""
 
-    async def run(client: Client) -> list[Call]:
+    async def visitor() -> tuple[Client, list[Call]]:
+        client = await Client.connect(stack.url, stack.origin)
         made = [await client.call(slug, data) for _ in range(calls)]
         made[0].round_trip += client.opened
-        return made
+        return client, made
 
     started = time.perf_counter()
-    people = await connect_all(stack.url, stack.origin, clients)
-    results = await asyncio.gather(*(run(client) for client in people))
+    results = await asyncio.gather(*(visitor() for _ in range(clients)))
     elapsed = time.perf_counter() - started
-    await asyncio.gather(*(client.close() for client in people))
-    flat = [call for result in results for call in result]
+    await asyncio.gather(*(client.close() for client, _ in results))
+    flat = [call for _, made in results for call in made]
     assert all(c.outcome == "completed" for c in flat), "some calls failed"
     return elapsed, flat
 
@@ -292,15 +291,15 @@ async def gradio_calls(
 ) -> tuple[float, list[Call]]:
     """`many_clients_calling` against Gradio: each client's clock starts at its first byte."""
 
-    async def run(client: GradioClient) -> list[Call]:
-        made = [await client.call(stack.fn[api_name], ["hello"]) for _ in range(calls)]
-        await client.close()
-        return made
+    async def visitor() -> tuple[GradioClient, list[Call]]:
+        client = GradioClient(stack.base_url)
+        return client, [await client.call(stack.fn[api_name], ["hello"]) for _ in range(calls)]
 
     started = time.perf_counter()
-    results = await asyncio.gather(*(run(GradioClient(stack.base_url)) for _ in range(clients)))
+    results = await asyncio.gather(*(visitor() for _ in range(clients)))
     elapsed = time.perf_counter() - started
-    flat = [call for result in results for call in result]
+    await asyncio.gather(*(client.close() for client, _ in results))
+    flat = [call for _, made in results for call in made]
     assert all(c.outcome == "completed" for c in flat), "some Gradio calls failed"
     return elapsed, flat
 
