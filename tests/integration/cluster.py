@@ -57,7 +57,7 @@ class Cluster:
             port=port, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
-        processes.wait_for_port(port, process=process)
+        processes.wait_until_serving(port, process=process)
         return port
 
     def kill(self, process: subprocess.Popen) -> None:

@@ -55,7 +55,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop_all)
         signal.signal(signal.SIGTERM, stop_all)
         try:
-            processes.wait_for_port(port, host=host, process=web[0])
+            processes.wait_until_serving(port, host=host, process=web[0])
             self.wait_for_worker(pools, process=worker)
         except (RuntimeError, TimeoutError) as error:
             stop_all()
