@@ -76,13 +76,17 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         if self.estimation_timer:
             self.estimation_timer.cancel()
         # Waiting jobs keep their place for a grace period, in case the visitor comes back.
+        # Another socket of the visitor may follow the same job by now (a refresh noticed late,
+        # a duplicated tab): the hub and the script leave its jobs alone.
         waiting: dict[str, list[str]] = {}
         for job_id, demo in self.jobs.items():
             if self.hub.waiter(demo, job_id):
                 waiting.setdefault(demo, []).append(job_id)
-            self.hub.forget(demo, job_id)
+            self.hub.forget(demo, job_id, follower=self)
         for demo, job_ids in waiting.items():
-            await run_sync(services.jobs_detach)(slug=demo, job_ids=job_ids)
+            await run_sync(services.jobs_detach)(
+                slug=demo, job_ids=job_ids, channel=self.channel_name
+            )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if len(text_data or bytes_data or "") > settings.LINEUP_MAX_REQUEST_BYTES:

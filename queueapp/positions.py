@@ -107,9 +107,14 @@ class PositionHub:
         self.waiting.get(demo, {}).pop(job_id, None)
         self.running.setdefault(demo, {})[job_id] = follower
 
-    def forget(self, demo: str, job_id: str) -> None:
-        self.waiting.get(demo, {}).pop(job_id, None)
-        self.running.get(demo, {}).pop(job_id, None)
+    def forget(self, demo: str, job_id: str, follower: Follower | None = None) -> None:
+        """Stop following the job (only if `follower` follows it, when given)."""
+        waiter = self.waiting.get(demo, {}).get(job_id)
+        if waiter and follower in (None, waiter.follower):
+            del self.waiting[demo][job_id]
+        running = self.running.get(demo, {}).get(job_id)
+        if running and follower in (None, running):
+            del self.running[demo][job_id]
 
     def waiter(self, demo: str, job_id: str) -> Waiter | None:
         return self.waiting.get(demo, {}).get(job_id)

@@ -510,9 +510,12 @@ def job_resume(*, slug: str, job_id: str, owner: str, channel: str) -> Resumed:
     return resumed
 
 
-def jobs_detach(*, slug: str, job_ids: list[str]) -> None:
-    """The visitor's connection closed: their waiting jobs expire unless they come back in time."""
-    get_store().detach(slug, job_ids, grace_seconds=settings.LINEUP_RECONNECT_GRACE_SECONDS)
+def jobs_detach(*, slug: str, job_ids: list[str], channel: str) -> None:
+    """The visitor's connection `channel` closed: the waiting jobs it still followed expire
+    unless their owner comes back in time."""
+    get_store().detach(
+        slug, job_ids, channel=channel, grace_seconds=settings.LINEUP_RECONNECT_GRACE_SECONDS
+    )
 
 
 def demo_sweep(*, slug: str) -> list[Change]:

@@ -223,7 +223,8 @@ class QueueStore:
         0, "") or ("unknown", "", 0, "")."""
         raise NotImplementedError
 
-    def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
+    def detach(self, slug: str, job_ids: list[str], *, channel: str, grace_seconds: float) -> None:
+        """Start the reconnect grace of the jobs whose updates still go to `channel`."""
         raise NotImplementedError
 
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
@@ -546,10 +547,11 @@ class RedisQueueStore(QueueStore):
             return "cancelled", int(reply[1]), int(reply[2]), reply[3]
         return reply[0], reply[1] if len(reply) > 1 else "", 0, ""
 
-    def detach(self, slug: str, job_ids: list[str], *, grace_seconds: float) -> None:
-        (now_seconds, now_micros) = self.redis.time()
-        deadline = now_seconds + now_micros / 1e6 + grace_seconds
-        self.redis.zadd(key(slug, "detached"), {job_id: deadline for job_id in job_ids})
+    def detach(self, slug: str, job_ids: list[str], *, channel: str, grace_seconds: float) -> None:
+        self.scripts["detach"](
+            keys=[key(slug, "detached"), *(job_key(slug, job_id) for job_id in job_ids)],
+            args=[grace_seconds, channel, *job_ids],
+        )
 
     def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
         reply = self.scripts["resume"](

@@ -210,6 +210,26 @@ def test_cancel_while_waiting_never_runs_and_moves_others_up(stack):
     assert not [f for f in quitter_frames if f.get("job") == quit_job and f["msg"] != "estimation"]
 
 
+def test_a_socket_that_resumed_the_job_keeps_it_when_the_first_socket_closes(stack):
+    """A refresh the server notices late, or a duplicated tab: the first socket's departure
+    must not start the grace period of a job the second one now follows."""
+
+    async def scenario():
+        async with AsyncExitStack() as visitors:
+            await occupy_slow_demo(stack, visitors, steps=8)  # 4 s: twice the 2 s grace
+            mine = session_cookie(stack)
+            second = await visitors.enter_async_context(visitor(stack, additional_headers=mine))
+            async with visitor(stack, additional_headers=mine) as first:
+                job = (await first.join("slow-steps", [1]))["job"]
+                await second.send({"msg": "resume", "demo": "slow-steps", "job": job})
+                await second.next(lambda f: f.get("job") == job and f["msg"] == "estimation")
+            return await second.until_done(job)
+
+    frames = asyncio.run(scenario())
+    assert "process_starts" in [f["msg"] for f in frames], frames
+    assert frames[-1]["msg"] == "process_completed" and frames[-1]["success"] is True
+
+
 def test_reconnecting_in_time_keeps_the_place_and_leaving_loses_it(stack):
     async def scenario():
         async with AsyncExitStack() as visitors:

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from queueapp import services
-from queueapp.store import Ending, get_store
+from queueapp.store import Ending, get_store, key
 
 
 def join(slug, job_id, owner=None):
@@ -110,7 +110,8 @@ def test_a_visitor_who_does_not_come_back_loses_the_place(slug, publish):
     for job_id in ("gone", "back", "behind"):
         join(slug, job_id)
     store = get_store()
-    store.detach(slug, ["gone", "back"], grace_seconds=0.2)
+    for job_id in ("gone", "back"):
+        store.detach(slug, [job_id], channel=f"ch-{job_id}", grace_seconds=0.2)
     store.resume(slug, job_id="back", owner="back", channel="new-tab")
     time.sleep(0.3)
     changes = store.reap(slug).changes
@@ -143,3 +144,14 @@ def test_waits_and_eta_errors_are_sampled(slug, publish):
     # Predicted to start after 0.05 s, it started after at least 0.1 s: late by >= 0.05 s.
     assert joined.eta == 0.05
     assert samples["eta_errors"][0] >= 0.05
+
+
+def test_a_job_another_connection_resumed_is_not_detached_when_the_first_one_closes(slug, publish):
+    publish()
+    join(slug, "mine")  # on channel ch-mine
+    store = get_store()
+    store.resume(slug, job_id="mine", owner="mine", channel="second-tab")
+    store.detach(slug, ["mine"], channel="ch-mine", grace_seconds=0)
+    assert store.redis.zscore(key(slug, "detached"), "mine") is None
+    store.detach(slug, ["mine"], channel="second-tab", grace_seconds=0)
+    assert store.redis.zscore(key(slug, "detached"), "mine") is not None
