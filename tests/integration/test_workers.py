@@ -1,6 +1,7 @@
 """The queue's invariants with real Celery worker processes on one real Redis."""
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -99,20 +100,20 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     loop = asyncio.new_event_loop()
     channel = loop.run_until_complete(layer.new_channel())
     deliveries: Counter = Counter()
-    done = threading.Event()
+
+    async def drain() -> None:
+        # One receive after another, never timed out: a consumer's receive is cancelled only
+        # when it leaves, and the layer then drops its channel.
+        while True:
+            frame = (await layer.receive(channel))["frame"]
+            if frame["msg"] == "process_completed":
+                deliveries[frame["job"]] += 1
+
+    draining = loop.create_task(drain())
 
     def receive() -> None:
-        async def drain() -> None:
-            while not done.is_set():
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), 0.5)
-                except TimeoutError:
-                    continue
-                frame = message["frame"]
-                if frame["msg"] == "process_completed":
-                    deliveries[frame["job"]] += 1
-
-        loop.run_until_complete(drain())
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(draining)
 
     receiver = threading.Thread(target=receive)
     receiver.start()
@@ -135,7 +136,7 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
         wait_until_delivered(slug, timeout=30)
         until(lambda: all(deliveries[job] for job in jobs), 30, "endings still in flight")
     finally:
-        done.set()
+        loop.call_soon_threadsafe(draining.cancel)
         receiver.join()
         loop.close()
 
