@@ -236,6 +236,12 @@ async def many_clients_calling(
         made[0].round_trip += client.opened
         return client, made
 
+    return await visitors_at_once(visitor, clients)
+
+
+async def visitors_at_once(visitor, clients: int) -> tuple[float, list[Call]]:
+    """Run `clients` visitors at the same time (each `visitor()` returns its client and its
+    calls); the seconds they took together, and every call, which must all have completed."""
     started = time.perf_counter()
     results = await asyncio.gather(*(visitor() for _ in range(clients)))
     elapsed = time.perf_counter() - started
@@ -295,13 +301,7 @@ async def gradio_calls(
         client = GradioClient(stack.base_url)
         return client, [await client.call(stack.fn[api_name], ["hello"]) for _ in range(calls)]
 
-    started = time.perf_counter()
-    results = await asyncio.gather(*(visitor() for _ in range(clients)))
-    elapsed = time.perf_counter() - started
-    await asyncio.gather(*(client.close() for client, _ in results))
-    flat = [call for _, made in results for call in made]
-    assert all(c.outcome == "completed" for c in flat), "some Gradio calls failed"
-    return elapsed, flat
+    return await visitors_at_once(visitor, clients)
 
 
 async def g1(stack: GradioStack, slug: str) -> tuple[int, dict]:

@@ -143,9 +143,8 @@ def job_submit(
         config, stats = _known_lines.get(slug) or (demo_config(slug=slug), DemoStats())
         function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
-        admission = store.join(
-            slug, **_join_args(job_id, owner, channel, inputs, config, stats, address)
-        )
+        args = _join_args(job_id, owner, channel, inputs, config, stats, address)
+        admission = store.join(slug, **args)
         if admission.status not in ("stale", "no_config"):
             break
         function.discard_inputs(inputs)
@@ -156,7 +155,7 @@ def job_submit(
         raise _refusal(admission, config)
     if admission.wake:
         wake_pool(slug=slug, pool=config["pool"])
-    return _joined(job_id, admission, config, stats)
+    return _joined(job_id, admission, config, args["pace"])
 
 
 async def job_submit_async(
@@ -180,9 +179,8 @@ async def job_submit_async(
         else:
             function, inputs = _checked_inputs(config, slug, data, from_page)
         job_id = secrets.token_urlsafe(18)
-        admission = await store.join(
-            slug, **_join_args(job_id, owner, channel, inputs, config, stats, address)
-        )
+        args = _join_args(job_id, owner, channel, inputs, config, stats, address)
+        admission = await store.join(slug, **args)
         if admission.status not in ("stale", "no_config"):
             break
         await _discard_inputs(function, inputs)
@@ -194,7 +192,7 @@ async def job_submit_async(
     if admission.wake:
         # Publishing the wake-up is synchronous; the visitor need not wait for it.
         run_in_background(wake_pool, slug=slug, pool=config["pool"])
-    return _joined(job_id, admission, config, stats)
+    return _joined(job_id, admission, config, args["pace"])
 
 
 def _join_args(
@@ -274,9 +272,8 @@ def _max_rank(config: dict[str, str], stats: DemoStats) -> int | None:
     return max_rank_within(float(config["max_wait_seconds"]), **_eta_args(config, stats))
 
 
-def _joined(job_id: str, admission: Admission, config: dict[str, str], stats: DemoStats) -> Joined:
-    # The prediction join.lua recorded: the same pace, the same rank.
-    eta = line_pace(config, stats).eta(admission.rank)
+def _joined(job_id: str, admission: Admission, config: dict[str, str], pace: Pace) -> Joined:
+    eta = pace.eta(admission.rank)  # the prediction join.lua recorded: same pace, same rank
     return Joined(
         job_id=job_id,
         ticket=admission.ticket,

@@ -8,12 +8,11 @@ import time
 import pytest
 import websockets
 
-from models_registry.models import Demo
 from queueapp.store import get_store
 from tests.support.functions import gate_key
 
 from .cluster import Cluster
-from .test_cluster import wait_for_workers
+from .test_cluster import publish, wait_for_workers
 
 pytestmark = pytest.mark.stack
 
@@ -68,14 +67,7 @@ def test_a_burst_on_a_fresh_web_process_hears_every_move_of_the_line(tmp_path, s
         pool = f"{slug}-pool"
         cluster.worker(pool)
         wait_for_workers([pool])
-        demo = Demo(
-            slug=slug,
-            title=slug,
-            function="gated_label",
-            worker_pool=pool,
-            max_jobs_per_visitor=None,
-        )
-        store.publish_config(slug, demo.queue_config())
+        publish(slug, pool, function="gated_label")
         url, origin = f"ws://127.0.0.1:{port}/ws/queue/", f"http://127.0.0.1:{port}"
 
         async def scenario() -> list[Arrival]:

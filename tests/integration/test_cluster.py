@@ -19,11 +19,11 @@ from .cluster import Cluster
 pytestmark = pytest.mark.stack
 
 
-def publish(slug: str, pool: str, **fields) -> None:
+def publish(slug: str, pool: str, function: str = "recorded_sleep", **fields) -> None:
     demo = Demo(
         slug=slug,
         title=slug,
-        function="recorded_sleep",
+        function=function,
         worker_pool=pool,
         max_jobs_per_visitor=None,
         **fields,
