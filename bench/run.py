@@ -62,6 +62,7 @@ from bench.gradio_loadgen import GradioClient, fn_indexes  # noqa: E402
 from bench.loadgen import Arrival, Call, Client, burst_of_arrivals  # noqa: E402
 from models_registry.models import Demo  # noqa: E402
 from models_registry.registry import get_function  # noqa: E402
+from queueapp.line import LineConfig  # noqa: E402
 from queueapp.selectors import demo_stats, percentile  # noqa: E402
 from queueapp.store import get_store  # noqa: E402
 
@@ -203,7 +204,7 @@ def wait_until_quiet(children: list, quiet: float = 0.5, timeout: float = 60) ->
 
 def publish(slug: str, **fields) -> None:
     values = {"slug": slug, "title": slug, "max_jobs_per_visitor": None} | fields
-    get_store().publish_config(slug, Demo(**values).queue_config())
+    get_store().publish_config(slug, LineConfig.from_demo(Demo(**values)))
 
 
 def quantile_ms(values: list[float], fraction: float) -> float:

@@ -5,6 +5,3 @@ class ModelsRegistryConfig(AppConfig):
     name = "models_registry"
     verbose_name = "Demos"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from . import signals  # noqa: F401

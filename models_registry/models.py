@@ -150,24 +150,3 @@ class Demo(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
-
-    def queue_config(self) -> dict[str, str]:
-        """The settings the queue reads on every join and batch, as stored in Redis."""
-        return {
-            "enabled": "1" if self.enabled else "0",
-            "paused": "1" if self.paused else "0",
-            "function": self.function,
-            "max_size": "" if self.max_size is None else str(self.max_size),
-            "max_wait_seconds": "" if self.max_wait_seconds is None else str(self.max_wait_seconds),
-            "max_per_owner": ""
-            if self.max_jobs_per_visitor is None
-            else str(self.max_jobs_per_visitor),
-            "concurrency": str(self.concurrency_count),
-            "batch": "1" if self.batch else "0",
-            "max_batch_size": str(self.max_batch_size if self.batch else 1),
-            "batch_wait_ms": str(self.batch_wait_ms),
-            "timeout": str(self.job_timeout_seconds),
-            "expected_seconds": str(self.expected_seconds),
-            "pool": self.worker_pool,
-            "api_open": "1" if self.api_open else "0",
-        }

@@ -5,6 +5,7 @@
   cookie). A socket that shows a fresh token signed for its own session came through a
   page; any other socket is a script, which only demos with `api_open` take.
 - A job belongs to the browser session that submitted it (page, websocket or HTTP API).
+- The HTTP API counts each address's requests a minute.
 Result files are served by expiring links (models_registry/files.py).
 """
 
@@ -13,6 +14,9 @@ import time
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from .errors import QueueError
+from .store import get_store
 
 SOCKET_TOKEN_SALT = "lineup.socket-token"
 
@@ -82,3 +86,17 @@ def client_address(scope_or_meta: dict) -> str | None:
         client = scope_or_meta["client"]
         return client[0] if client else None
     return scope_or_meta.get("REMOTE_ADDR") or None
+
+
+def api_request_allowed(*, address: str | None) -> None:
+    """Count an HTTP API request from `address`; refuse it over the per-address rate."""
+    limit = settings.LINEUP_API_REQUESTS_PER_MINUTE_PER_ADDRESS
+    if not limit or not address:
+        return
+    count, left = get_store().count_request(f"api:{address}")
+    if count > limit:
+        raise QueueError(
+            "rate_limited",
+            f"Too many requests; please wait {left} s before trying again.",
+            retry_after=left,
+        )

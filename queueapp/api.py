@@ -20,9 +20,9 @@ from django.views.decorators.csrf import csrf_exempt
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
-from . import access, services
-from .services import QueueError
-from .store import get_store
+from . import access, selectors
+from .errors import QueueError
+from .services import jobs
 from .threads import run_sync
 
 # The HTTP status of each refusal.
@@ -70,7 +70,7 @@ def api_view(*methods: str):
                         "method_not_allowed", f"Use {' or '.join(methods)} on this URL."
                     )
                 address = access.client_address(request.META)
-                await run_sync(services.api_request_allowed)(address=address)
+                await run_sync(access.api_request_allowed)(address=address)
                 return await view(request, *args, **kwargs)
             except QueueError as error:
                 response = error_response(error)
@@ -96,7 +96,7 @@ def _job_links(slug: str, job_id: str) -> dict[str, str]:
     return {"self": url, "cancel": url}
 
 
-def _job_body(slug: str, status: services.JobStatus) -> dict[str, Any]:
+def _job_body(slug: str, status: selectors.JobStatus) -> dict[str, Any]:
     body: dict[str, Any] = {"job": status.job_id, "demo": slug, "status": status.status}
     if status.status == "waiting":
         body |= {"rank": status.rank, "eta": round(status.eta or 0, 2)}
@@ -154,10 +154,10 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
     )
 
 
-async def _submit(request: HttpRequest, slug: str) -> services.Joined:
-    await run_sync(services.demo_open_to_scripts)(slug=slug)
+async def _submit(request: HttpRequest, slug: str) -> jobs.Joined:
+    await run_sync(selectors.demo_open_to_scripts)(slug=slug)
     data = await run_sync(_read_inputs)(request)
-    return await services.job_submit_async(
+    return await jobs.job_submit(
         slug=slug,
         data=data,
         owner=await _owner(request, create=True),
@@ -201,13 +201,13 @@ async def predict(request: HttpRequest, slug: str) -> JsonResponse:
     return JsonResponse(_job_body(slug, status), status=200 if status.status in ENDED else 202)
 
 
-async def _until_ended(slug: str, job_id: str, owner: str, wait: float) -> services.JobStatus:
+async def _until_ended(slug: str, job_id: str, owner: str, wait: float) -> selectors.JobStatus:
     """Poll the job until it ends or `wait` seconds pass; a short poll first, then longer."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     pause = 0.02
     while True:
-        status = await run_sync(services.job_status)(slug=slug, job_id=job_id, owner=owner)
+        status = await run_sync(selectors.job_status)(slug=slug, job_id=job_id, owner=owner)
         left = deadline - loop.time()
         if status.status in ENDED or left <= 0:
             return status
@@ -222,8 +222,8 @@ async def job_detail(request: HttpRequest, slug: str, job_id: str) -> JsonRespon
     if owner is None or len(job_id) > 64:
         raise QueueError("unknown_job", "There is no such job, or it has expired.")
     if request.method == "DELETE":
-        await run_sync(services.job_cancel)(slug=slug, job_id=job_id, owner=owner)
-    status = await run_sync(services.job_status)(slug=slug, job_id=job_id, owner=owner)
+        await run_sync(jobs.job_cancel)(slug=slug, job_id=job_id, owner=owner)
+    status = await run_sync(selectors.job_status)(slug=slug, job_id=job_id, owner=owner)
     return JsonResponse(_job_body(slug, status))
 
 
@@ -270,15 +270,6 @@ async def demo_detail(request: HttpRequest, slug: str) -> JsonResponse:
             if Demo.objects.filter(slug=slug, enabled=True, api_open=False).exists():
                 raise QueueError("api_closed", "This demo is not open to the API; use its page.")
             raise QueueError("unknown_demo", f"There is no demo called '{slug}' open to the API.")
-        config = services.demo_config(slug=slug)
-        waiting = get_store().queue_size(slug)
-        stats = get_store().stats(slug)
-        eta = services.eta_from(config, rank=waiting, stats=stats)
-        line = {
-            "waiting": waiting,
-            "eta": round(eta, 2),
-            "has_worker": services.pool_has_worker(config.get("pool", "")),
-        }
-        return _describe(*found[0]) | {"line": line}
+        return _describe(*found[0]) | {"line": selectors.line_now(slug=slug)}
 
     return JsonResponse(await run_sync(read)())

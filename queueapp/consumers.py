@@ -17,22 +17,17 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import access, events, services
+from . import access, frames, selectors
+from .errors import QueueError
+from .eta import rank_eta
+from .line import DemoStats, LineConfig
 from .positions import PositionHub, Waiter, get_hub
-from .store import DemoStats, get_store
+from .services import demos, jobs
+from .store import get_store
 from .threads import run_sync
 
-PROTOCOL_VERSION = 1
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
-
-
-def estimation_frame(job_id: str, rank: int, eta: float) -> dict[str, Any]:
-    return {"msg": "estimation", "job": job_id, "rank": rank, "rank_eta": round(eta, 2)}
-
-
-def notice_frame(demo: str, paused: bool, message: str) -> dict[str, Any]:
-    return {"msg": "notice", "demo": demo, "paused": paused, "message": message}
 
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
@@ -54,7 +49,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.estimation_timer: asyncio.TimerHandle | None = None
         self.sending: set[asyncio.Task] = set()
         await self.accept()
-        await self.send_json({"msg": "hello", "protocol": PROTOCOL_VERSION})
+        await self.send_json(frames.hello())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, less its closing of stale database connections before every
@@ -84,9 +79,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
                 waiting.setdefault(demo, []).append(job_id)
             self.hub.forget(demo, job_id, follower=self)
         for demo, job_ids in waiting.items():
-            await run_sync(services.jobs_detach)(
-                slug=demo, job_ids=job_ids, channel=self.channel_name
-            )
+            await run_sync(jobs.jobs_detach)(slug=demo, job_ids=job_ids, channel=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if len(text_data or bytes_data or "") > settings.LINEUP_MAX_REQUEST_BYTES:
@@ -118,20 +111,15 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await handler(content)
-        except services.QueueError as error:
-            kind = "queue_full" if error.code == "queue_full" else "error"
-            frame = {"msg": kind, "code": error.code, "message": error.message, **error.details}
-            for field in ("ref", "job"):
-                if isinstance(content.get(field), str):
-                    frame[field] = content[field]
-            await self.send_json(frame)
+        except QueueError as error:
+            await self.send_json(frames.refusal(error.code, error.message, error.details, content))
 
     # --- client messages -----------------------------------------------------------------
 
     async def handle_join(self, content: dict[str, Any]) -> None:
         demo = self._text(content, "demo")
         await self.hub.follow(demo)
-        joined = await services.job_submit_async(
+        joined = await jobs.job_submit(
             slug=demo,
             data=content.get("data"),
             owner=self.owner,
@@ -143,48 +131,45 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.hub.wait(
             joined.job_id, Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config)
         )
-        frame = {"msg": "joined", "job": joined.job_id, "demo": demo}
-        if isinstance(content.get("ref"), str):
-            frame["ref"] = content["ref"]
-        await self.send_json(frame)
+        await self.send_json(frames.joined(joined.job_id, demo, content.get("ref")))
         # The rank at admission, even if the job has started since.
-        await self.send_json(estimation_frame(joined.job_id, joined.rank, joined.eta))
+        await self.send_json(frames.estimation(joined.job_id, joined.rank, joined.eta))
         await self._notice_if_stalled(demo, joined.config)
 
     async def handle_cancel(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
         demo = self._text(content, "demo")
-        await run_sync(services.job_cancel)(slug=demo, job_id=job_id, owner=self.owner)
+        await run_sync(jobs.job_cancel)(slug=demo, job_id=job_id, owner=self.owner)
         await self._send_ending(job_id, "cancelled", None, None)
 
     async def handle_resume(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
         demo = self._text(content, "demo")
         await self.hub.follow(demo)
-        resumed = await run_sync(services.job_resume)(
+        resumed = await run_sync(jobs.job_resume)(
             slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
         )
         if resumed.status in ("waiting", "running"):
             self.jobs[job_id] = demo
         if resumed.status == "waiting":
-            config = await run_sync(services.demo_config)(slug=demo)
+            config = await run_sync(selectors.demo_config)(slug=demo)
             waiter = Waiter(self, demo, resumed.ticket, resumed.rank, resumed.seq, config)
             self.hub.wait(job_id, waiter)
             await self.send_json(self._estimation(job_id, waiter))
             await self._notice_if_stalled(demo, config)
         elif resumed.status == "running":
             self.hub.run(demo, job_id, self)
-            await self.send_json({"msg": "process_starts", "job": job_id})
+            await self.send_json(frames.process_starts(job_id))
             # Where it had got to, so a refresh mid-run does not start from nothing.
             if resumed.progress:
-                await self.send_json(events.progress_frame(job_id, resumed.progress))
+                await self.send_json(frames.progress(job_id, resumed.progress))
             if resumed.partial:
-                await self.send_json(events.generating_frame(job_id, resumed.partial))
+                await self.send_json(frames.generating(job_id, resumed.partial))
         else:
             await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     async def handle_ping(self, content: dict[str, Any]) -> None:
-        await self.send_json({"msg": "pong"})
+        await self.send_json(frames.pong())
 
     # --- from workers, through the channel layer -----------------------------------------
 
@@ -226,32 +211,34 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
     def demo_notice(self, message: dict[str, Any]) -> None:
         """The demo was paused or resumed: tell the visitor (a frame of our own, sent soon)."""
-        frame = notice_frame(message["demo"], message["paused"], message["message"])
+        frame = frames.notice(message["demo"], paused=message["paused"], message=message["message"])
         task = asyncio.get_running_loop().create_task(self.send_json(frame))
         self.sending.add(task)  # held until sent: the loop keeps only weak references
         task.add_done_callback(self.sending.discard)
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None:
         """A job ended but its ending never reached us: fetch and deliver it."""
-        resumed = await run_sync(services.job_resume)(
+        resumed = await run_sync(jobs.job_resume)(
             slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
         )
         await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     # --- helpers -------------------------------------------------------------------------
 
-    async def _notice_if_stalled(self, demo: str, config: dict[str, str]) -> None:
+    async def _notice_if_stalled(self, demo: str, config: LineConfig) -> None:
         """Tell a waiting visitor when their line cannot move: paused, or no live worker."""
-        if config.get("paused") == "1":
-            await self.send_json(notice_frame(demo, True, services.PAUSED_NOTICE))
-        elif not await services.pool_has_worker_async(config.get("pool", "")):
-            frame = notice_frame(demo, False, services.NO_WORKER_NOTICE) | {"no_worker": True}
-            await self.send_json(frame)
+        if config.paused:
+            await self.send_json(frames.notice(demo, paused=True, message=demos.PAUSED_NOTICE))
+        elif not await selectors.pool_has_worker_async(config.pool):
+            notice = frames.notice(
+                demo, paused=False, message=selectors.NO_WORKER_NOTICE, no_worker=True
+            )
+            await self.send_json(notice)
 
     async def _send_ending(self, job_id: str, status: str, outputs: Any, error: Any) -> None:
         self.finished.append(job_id)
         self._end(self.jobs.get(job_id, ""), job_id)
-        await self.send_json(events.ending_frame(job_id, status, outputs, error))
+        await self.send_json(frames.ending(job_id, status, outputs, error))
 
     def _end(self, demo: str, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -262,7 +249,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         (rank,), seq = await run_sync(get_store().ranks)(demo, [job_id])
         if rank is None:
             return  # already taken again by another worker
-        config = await run_sync(services.demo_config)(slug=demo)
+        config = await run_sync(selectors.demo_config)(slug=demo)
         self.jobs[job_id] = demo
         waiter = Waiter(self, demo, ticket, rank, seq, config)
         self.hub.wait(job_id, waiter)
@@ -270,9 +257,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
     def _estimation(self, job_id: str, waiter: Waiter) -> dict[str, Any]:
         stats = self.hub.stats.get(waiter.demo, DemoStats())
-        return estimation_frame(
-            job_id, waiter.rank, services.eta_from(waiter.config, rank=waiter.rank, stats=stats)
-        )
+        return frames.estimation(job_id, waiter.rank, rank_eta(waiter.config, stats, waiter.rank))
 
     async def _send_estimations(self) -> None:
         self.estimation_timer = None
@@ -284,11 +269,11 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(self._estimation(job_id, waiter))
 
     async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"msg": "error", "code": code, "message": message})
+        await self.send_json(frames.error(code, message))
 
     @staticmethod
     def _text(content: dict[str, Any], field: str) -> str:
         value = content.get(field)
         if not isinstance(value, str) or not value or len(value) > 200:
-            raise services.QueueError("bad_frame", f"'{field}' must be a non-empty string.")
+            raise QueueError("bad_frame", f"'{field}' must be a non-empty string.")
         return value

@@ -1,17 +1,15 @@
-"""Estimated waits that know about batching and concurrency.
+"""Estimated waits that know about batching and concurrency: the one place an ETA is computed.
 
 Jobs leave the line in waves of up to `concurrency` batches; a wave's batches hold
 `avg_batch` jobs on average (never more than `max_batch_size`). Until a batch has been
-measured, a batch is assumed to hold a single job, which errs on the long side.
+measured, a batch is assumed to hold a single job, which errs on the long side, and to take
+the demo's `expected_seconds`.
 """
 
 import math
 from dataclasses import dataclass
 
-
-def jobs_per_wave(*, concurrency: int, max_batch_size: int, avg_batch: float | None) -> float:
-    per_batch = min(max(avg_batch or 1.0, 1.0), float(max_batch_size))
-    return per_batch * max(concurrency, 1)
+from .line import DemoStats, LineConfig
 
 
 @dataclass(frozen=True)
@@ -26,39 +24,27 @@ class Pace:
         same prediction with each new job, to measure the ETA's error when it starts."""
         return math.ceil((rank + 1) / self.jobs) * self.seconds
 
-
-def pace(*, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None) -> Pace:
-    wave = jobs_per_wave(
-        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
-    )
-    return Pace(jobs=wave, seconds=avg_run)
-
-
-def rank_eta(
-    *, rank: int, concurrency: int, max_batch_size: int, avg_run: float, avg_batch: float | None
-) -> float:
-    """Seconds until the job at `rank` (0 = next) starts, roughly."""
-    return pace(
-        concurrency=concurrency,
-        max_batch_size=max_batch_size,
-        avg_run=avg_run,
-        avg_batch=avg_batch,
-    ).eta(rank)
+    def max_rank_within(self, seconds: float) -> int:
+        """The largest rank whose ETA is at most `seconds` (-1 when even rank 0's is longer)."""
+        if self.seconds <= 0:
+            return 2**31
+        return math.floor(math.floor(seconds / self.seconds) * self.jobs) - 1
 
 
-def max_rank_within(
-    seconds: float,
-    *,
-    concurrency: int,
-    max_batch_size: int,
-    avg_run: float,
-    avg_batch: float | None,
-) -> int:
-    """The largest rank whose `rank_eta` is at most `seconds` (-1 when even rank 0's is longer)."""
-    if avg_run <= 0:
-        return 2**31
-    waves = math.floor(seconds / avg_run)
-    wave = jobs_per_wave(
-        concurrency=concurrency, max_batch_size=max_batch_size, avg_batch=avg_batch
-    )
-    return math.floor(waves * wave) - 1
+def line_pace(config: LineConfig, stats: DemoStats) -> Pace:
+    """How fast the demo's line moves, from its settings and its measured batches."""
+    per_batch = min(max(stats.avg_batch or 1.0, 1.0), float(config.max_batch_size))
+    avg_run = stats.avg_run if stats.avg_run is not None else config.expected_seconds
+    return Pace(jobs=per_batch * max(config.concurrency, 1), seconds=avg_run)
+
+
+def rank_eta(config: LineConfig, stats: DemoStats, rank: int) -> float:
+    """Seconds until the job at `rank` (0 = next) of the demo's line starts, roughly."""
+    return line_pace(config, stats).eta(rank)
+
+
+def max_rank(config: LineConfig, stats: DemoStats) -> int | None:
+    """The last rank a join may take under the demo's max_wait_seconds (None: no limit)."""
+    if config.max_wait_seconds is None:
+        return None
+    return line_pace(config, stats).max_rank_within(config.max_wait_seconds)

@@ -1,4 +1,5 @@
-"""Real-time events: what the queue tells visitors' websockets through the channel layer.
+"""Real-time events: how the queue's frames (frames.py) and broadcasts reach visitors'
+websockets through the channel layer.
 
 A job's own events (start, progress, outcome) go straight to the reply channel stored in
 the job. Position changes go out as one small `queue.advanced` broadcast per demo per
@@ -12,9 +13,10 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from .store import DemoStats
+from .line import DemoStats
 
-Frames = list[tuple[str, dict[str, Any]]]
+# (a reply channel and a frame for its browser) or (a group and a message for its members)
+Addressed = list[tuple[str, dict[str, Any]]]
 
 
 def demo_group(slug: str) -> str:
@@ -48,48 +50,7 @@ def notice_message(*, slug: str, paused: bool, text: str) -> dict[str, Any]:
     return {"type": "queue.notice", "demo": slug, "paused": paused, "message": text}
 
 
-def progress_data(done: float, total: float | None, description: str) -> dict[str, Any]:
-    return {
-        "index": done,
-        "length": total,
-        "progress": (done / total) if total else None,
-        "desc": description,
-    }
-
-
-def progress_frame(job_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"msg": "progress", "job": job_id, "progress_data": [data]}
-
-
-def generating_frame(job_id: str, outputs: list[Any]) -> dict[str, Any]:
-    """A streaming function's output so far."""
-    return {"msg": "process_generating", "job": job_id, "output": {"data": outputs}}
-
-
-def completed_frame(
-    job_id: str, *, success: bool, payload: Any, duration: float | None = None
-) -> dict[str, Any]:
-    """How a job ended, for its visitor: outputs on success, else an error with a code."""
-    if success:
-        return {
-            "msg": "process_completed",
-            "job": job_id,
-            "success": True,
-            "output": {"data": payload, "duration": duration},
-        }
-    return {"msg": "process_completed", "job": job_id, "success": False, "error": payload}
-
-
-def ending_frame(job_id: str, status: str, outputs: Any, error: Any) -> dict[str, Any]:
-    """A recorded ending (a job's status and outcome as stored), for its visitor."""
-    if status == "cancelled":
-        return {"msg": "cancelled", "job": job_id}
-    if status == "completed":
-        return completed_frame(job_id, success=True, payload=outputs)
-    return completed_frame(job_id, success=False, payload=error)  # failed or expired
-
-
-async def send_all(direct: Frames, broadcasts: Frames = ()) -> None:
+async def send_all(direct: Addressed, broadcasts: Addressed = ()) -> None:
     """Send frames to reply channels and messages to groups, concurrently."""
     layer = get_channel_layer()
     sends = [layer.send(channel, job_message(frame)) for channel, frame in direct if channel]
@@ -112,11 +73,11 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def send_all_soon(direct: Frames, broadcasts: Frames = ()) -> Future:
+def send_all_soon(direct: Addressed, broadcasts: Addressed = ()) -> Future:
     """Start `send_all` from synchronous code; the returned future says when it is done."""
     return asyncio.run_coroutine_threadsafe(send_all(direct, broadcasts), _sender_loop())
 
 
-def send_all_sync(direct: Frames, broadcasts: Frames = ()) -> None:
+def send_all_sync(direct: Addressed, broadcasts: Addressed = ()) -> None:
     """`send_all` from synchronous code (workers, the HTTP API), waiting until it is done."""
     send_all_soon(direct, broadcasts).result()

@@ -21,6 +21,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from models_registry.models import Demo
+
 from .selectors import REJECTION_REASONS
 from .store import get_store
 
@@ -77,7 +79,9 @@ class LineupCollector:
             for name, values in store.histograms(slug).items():
                 buckets = _buckets(values, HISTOGRAMS[name][2])
                 histograms[name].add_metric([slug], buckets, sum_value=values.get("sum", 0.0))
-            pools.add(store.config(slug).get("pool", ""))
+            config = store.config(slug)
+            if config is not None:
+                pools.add(config.pool)
         workers = GaugeMetricFamily(
             "lineup_live_workers", "Worker processes alive, by pool.", labels=["pool"]
         )
@@ -114,8 +118,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready for visitors: the database and Redis answer, and every pool that has enabled
     demos has a live worker. 503 with what is missing otherwise."""
-    from models_registry.models import Demo
-
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -124,7 +126,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception as error:
         checks["database"] = f"failing: {error.__class__.__name__}"
     try:
-        get_store().redis.ping()
+        get_store().ping()
         checks["redis"] = "ok"
     except Exception as error:
         checks["redis"] = f"failing: {error.__class__.__name__}"

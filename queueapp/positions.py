@@ -21,7 +21,8 @@ from typing import Protocol
 from channels.layers import get_channel_layer
 
 from . import events
-from .store import DemoStats, get_store
+from .line import DemoStats, LineConfig
+from .store import get_store
 from .threads import run_sync
 
 # How often the process checks its jobs' ranks and statuses against Redis, in seconds.
@@ -45,7 +46,7 @@ class Waiter:
     ticket: int
     rank: int
     seq: int  # the line's seq when `rank` was read
-    config: dict[str, str]
+    config: LineConfig
 
     def apply(self, change: dict) -> bool:
         """Move by a change numbered after `seq`; True if the rank moved."""

@@ -1,10 +1,152 @@
-"""Reads of the queue for people: per-demo statistics for the admin (and, later, metrics)."""
+"""Reads of the queue: a demo's settings and function, a job's status, whether a pool has a
+live worker, and the statistics the admin shows."""
 
 import math
+import time
+from dataclasses import dataclass
+from functools import partial
 from statistics import fmean
 from typing import Any
 
-from .store import get_store
+from models_registry.models import Demo
+from models_registry.registry import InferenceFunction, get_function
+
+from .errors import QueueError
+from .eta import rank_eta
+from .line import LineConfig
+from .store import get_async_store, get_store
+from .threads import shared_call
+
+NO_WORKER_NOTICE = (
+    "No worker is running this demo right now. Your place in line is kept, and your job "
+    "starts when one is back."
+)
+
+
+def demo_config(*, slug: str) -> LineConfig:
+    """The queue settings of a demo, publishing them again from the database if Redis lost
+    them."""
+    store = get_store()
+    config = store.config(slug)
+    if config is not None:
+        return config
+    try:
+        demo = Demo.objects.get(slug=slug)
+    except Demo.DoesNotExist:
+        raise QueueError("unknown_demo", f"There is no demo called '{slug}'.") from None
+    store.publish_config(slug, LineConfig.from_demo(demo))
+    return store.config(slug)
+
+
+def demo_function(config: LineConfig, slug: str) -> InferenceFunction:
+    try:
+        return get_function(config.function)
+    except KeyError:
+        raise QueueError(
+            "demo_unavailable", f"The demo '{slug}' is not available right now."
+        ) from None
+
+
+def demo_open_to_scripts(*, slug: str) -> LineConfig:
+    """The demo's settings if the HTTP API may submit to it now; else the refusal."""
+    config = demo_config(slug=slug)
+    if not config.api_open:
+        raise QueueError("api_closed", "This demo is not open to the API; use its web page.")
+    if not config.enabled:
+        raise QueueError("demo_disabled", "This demo is switched off for now.")
+    if not pool_has_worker(config.pool):
+        raise QueueError(
+            "no_worker",
+            "No worker is running this demo right now. Please try again later.",
+            retry_after=30,
+        )
+    return config
+
+
+def queue_size(*, slug: str) -> int:
+    """How many jobs wait in the demo's line."""
+    return get_store().queue_size(slug)
+
+
+def line_now(*, slug: str) -> dict[str, Any]:
+    """The demo's line as a newcomer would find it: jobs waiting, the wait for the next
+    one, and whether a worker serves it."""
+    config = demo_config(slug=slug)
+    store = get_store()
+    waiting = store.queue_size(slug)
+    return {
+        "waiting": waiting,
+        "eta": round(rank_eta(config, store.stats(slug), waiting), 2),
+        "has_worker": pool_has_worker(config.pool),
+    }
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job stands, for its owner."""
+
+    job_id: str
+    status: str
+    rank: int | None = None
+    eta: float | None = None
+    outputs: object = None
+    error: object = None
+    progress: object = None
+    partial: object = None
+
+
+def job_status(*, slug: str, job_id: str, owner: str) -> JobStatus:
+    """A job's status, rank and ETA while it waits, and outcome; only for its owner."""
+    store = get_store()
+    record = store.job(slug, job_id)
+    if record is None or record.owner != owner:
+        raise QueueError("unknown_job", "There is no such job, or it has expired.")
+    eta = None
+    if record.rank is not None:
+        eta = rank_eta(demo_config(slug=slug), store.stats(slug), record.rank)
+    return JobStatus(
+        job_id=job_id,
+        status=record.status,
+        rank=record.rank,
+        eta=eta,
+        outputs=record.outputs,
+        error=record.error,
+        progress=record.progress,
+        partial=record.partial,
+    )
+
+
+# How long a web process trusts what it last saw of a pool's live workers, in seconds.
+POOL_CHECK_SECONDS = 2.0
+_pools_seen: dict[str, tuple[float, bool]] = {}
+
+
+def _pool_seen(pool: str) -> bool | None:
+    """What this process last saw of the pool's workers, if recent enough to trust."""
+    seen_at, alive = _pools_seen.get(pool, (0.0, False))
+    return alive if time.monotonic() - seen_at <= POOL_CHECK_SECONDS else None
+
+
+def _pool_now(pool: str, alive: bool) -> bool:
+    _pools_seen[pool] = (time.monotonic(), alive)
+    return alive
+
+
+def pool_has_worker(pool: str) -> bool:
+    """Whether a live worker serves `pool` (from their heartbeats, seen at most
+    POOL_CHECK_SECONDS ago)."""
+    seen = _pool_seen(pool)
+    return seen if seen is not None else _pool_now(pool, get_store().pool_alive(pool))
+
+
+async def pool_has_worker_async(pool: str) -> bool:
+    """`pool_has_worker` for the websocket consumer, on the event loop."""
+    seen = _pool_seen(pool)
+    if seen is not None:
+        return seen
+    alive = await shared_call(("pool", pool), partial(get_async_store().pool_alive, pool))
+    return _pool_now(pool, alive)
+
 
 REJECTION_REASONS = ("full", "too_long", "owner_limit", "address_limit", "rate_limit")
 

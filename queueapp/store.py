@@ -18,6 +18,7 @@ import redis.asyncio
 from django.conf import settings
 
 from .eta import Pace
+from .line import NO_LIMITS, WITHDRAWN, DemoStats, LineConfig, VisitorLimits
 
 LUA_DIR = Path(__file__).parent / "lua"
 PREFIX = "lineup"
@@ -32,27 +33,6 @@ UNFINISHED_JOB_TTL = 24 * 3600
 CONNECTION_OPTIONS = {"decode_responses": True, "socket_timeout": None, "driver_info": None}
 # Connections of a web process's event loop for admissions.
 ASYNC_CONNECTIONS = 32
-
-
-@dataclass(frozen=True)
-class DemoStats:
-    """Running averages of a demo's batches: duration in seconds and jobs per batch."""
-
-    avg_run: float | None = None
-    avg_batch: float | None = None
-
-
-@dataclass(frozen=True)
-class VisitorLimits:
-    """Limits on one visitor in a demo's line besides the demo's own (None or 0: no limit):
-    active jobs per network address, and joins a minute per owner and per address."""
-
-    address_active: int | None = None
-    owner_rate: int | None = None
-    address_rate: int | None = None
-
-
-NO_LIMITS = VisitorLimits()
 
 
 @dataclass(frozen=True)
@@ -162,10 +142,19 @@ class JobRecord:
 class QueueStore:
     """What the engine needs from its storage."""
 
-    def publish_config(self, slug: str, config: dict[str, str]) -> None:
+    def publish_config(self, slug: str, config: LineConfig) -> None:
         raise NotImplementedError
 
-    def config(self, slug: str) -> dict[str, str]:
+    def withdraw_config(self, slug: str) -> None:
+        """Switch the demo's line off: it takes no more jobs."""
+        raise NotImplementedError
+
+    def config(self, slug: str) -> LineConfig | None:
+        """The demo's published settings; None when there are none."""
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        """Raise unless the storage answers."""
         raise NotImplementedError
 
     def demos(self) -> list[str]:
@@ -184,12 +173,13 @@ class QueueStore:
         channel: str,
         inputs: list[Any],
         max_rank: int | None = None,
-        version: str = "",
+        version: int | None = None,
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
     ) -> Admission:
-        """Admit a job, or say why not; "stale" when the settings are no longer `version`."""
+        """Admit a job, or say why not; "stale" when the settings are no longer `version`
+        (None: do not check)."""
         raise NotImplementedError
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
@@ -329,7 +319,7 @@ def _join_call(
     channel: str,
     inputs: list[Any],
     max_rank: int | None,
-    version: str,
+    version: int | None,
     address: str | None,
     limits: VisitorLimits,
     pace: Pace | None,
@@ -358,7 +348,7 @@ def _join_call(
         UNFINISHED_JOB_TTL,
         "" if max_rank is None else max_rank,
         key(slug, ""),
-        version,
+        "" if version is None else version,
         limit(limits.address_active, needs_address=True),
         limit(limits.owner_rate),
         limit(limits.address_rate, needs_address=True),
@@ -396,15 +386,24 @@ class RedisQueueStore(QueueStore):
             if not path.stem.startswith("_")
         }
 
-    def publish_config(self, slug: str, config: dict[str, str]) -> None:
+    def publish_config(self, slug: str, config: LineConfig) -> None:
+        self._publish(slug, config.to_redis())
+
+    def withdraw_config(self, slug: str) -> None:
+        self._publish(slug, WITHDRAWN)
+
+    def _publish(self, slug: str, fields: dict[str, str]) -> None:
         with self.redis.pipeline() as pipe:
-            pipe.hset(key(slug, "config"), mapping=config)
+            pipe.hset(key(slug, "config"), mapping=fields)
             pipe.hincrby(key(slug, "config"), "version", 1)
             pipe.sadd(DEMOS_KEY, slug)
             pipe.execute()
 
-    def config(self, slug: str) -> dict[str, str]:
-        return self.redis.hgetall(key(slug, "config"))
+    def config(self, slug: str) -> LineConfig | None:
+        return LineConfig.from_redis(self.redis.hgetall(key(slug, "config")))
+
+    def ping(self) -> None:
+        self.redis.ping()
 
     def demos(self) -> list[str]:
         return sorted(self.redis.smembers(DEMOS_KEY))
@@ -421,7 +420,7 @@ class RedisQueueStore(QueueStore):
         channel: str,
         inputs: list[Any],
         max_rank: int | None = None,
-        version: str = "",
+        version: int | None = None,
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
@@ -707,13 +706,8 @@ class AsyncRedisQueueStore:
         self.redis = client
         self.join_script = client.register_script(lua_source("join"))
 
-    async def config(self, slug: str) -> dict[str, str]:
-        return await self.redis.hgetall(key(slug, "config"))
-
-    async def stats(self, slug: str) -> DemoStats:
-        return DemoStats(
-            *map(_float, await self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch"))
-        )
+    async def config(self, slug: str) -> LineConfig | None:
+        return LineConfig.from_redis(await self.redis.hgetall(key(slug, "config")))
 
     async def join(
         self,
@@ -724,7 +718,7 @@ class AsyncRedisQueueStore:
         channel: str,
         inputs: list[Any],
         max_rank: int | None = None,
-        version: str = "",
+        version: int | None = None,
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,

@@ -1,4 +1,5 @@
-"""The thread pool that runs the queue's synchronous calls for a web process's sockets."""
+"""How a web process runs the queue's calls for its sockets: synchronous ones in a thread
+pool, and reads that a crowd asks for at once as one shared call."""
 
 import asyncio
 import logging
@@ -30,3 +31,17 @@ def run_in_background(func, /, **kwargs) -> asyncio.Future:
 def _log_failure(future: asyncio.Future) -> None:
     if not future.cancelled() and future.exception():
         log.error("background call failed", exc_info=future.exception())
+
+
+_running: dict[tuple, asyncio.Future] = {}
+
+
+async def shared_call(what: tuple, fetch):
+    """`await fetch()`, one call shared by all who ask for `what` while it runs: a burst of
+    visitors arriving at a cold web process asks for the same settings a thousand times."""
+    what = (asyncio.get_running_loop(), *what)
+    running = _running.get(what)
+    if running is None:
+        running = _running[what] = asyncio.ensure_future(fetch())
+        running.add_done_callback(lambda _: _running.pop(what, None))
+    return await asyncio.shield(running)

@@ -13,7 +13,8 @@ from django.conf import settings
 from models_registry.files import delete_expired_files
 from models_registry.registry import InferenceFunction, get_function
 
-from . import events, services
+from . import events, frames
+from .services import recovery
 from .store import UNFINISHED_JOB_TTL, Ending, Taken, TakenJob, get_store
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def slot_kept(slug: str, slot: str):
 def run_batch(slug: str, slot: str, taken: Taken) -> None:
     function_name, jobs, seq = taken.function, taken.jobs, taken.seq
     store = get_store()
-    starts = [(job.channel, {"msg": "process_starts", "job": job.id}) for job in jobs]
+    starts = [(job.channel, frames.process_starts(job.id)) for job in jobs]
     advanced = events.advanced_message(
         slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=taken.stats
     )
@@ -129,10 +130,10 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
 
     # A job without a channel here had its ending recorded elsewhere (timeout, new worker).
     recorded = [(channel, e) for channel, e in zip(channels, endings) if channel]
-    frames = [
+    outcomes = [
         (
             channel,
-            events.completed_frame(
+            frames.completed(
                 e.job_id, success=e.status == "completed", payload=e.payload, duration=duration
             ),
         )
@@ -141,7 +142,7 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     told = [e.job_id for _, e in recorded]
     started.result()  # a job's start reaches its visitor before its ending
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
-    events.send_all_soon(frames).add_done_callback(lambda sent: _delivered(slug, told, sent))
+    events.send_all_soon(outcomes).add_done_callback(lambda sent: _delivered(slug, told, sent))
 
 
 def _delivered(slug: str, job_ids: list[str], sent) -> None:
@@ -268,14 +269,14 @@ class LiveUpdates:
         """What a function calls to report how far it has got."""
         if not self._due("progress", force=total is not None and done >= total):
             return
-        data = events.progress_data(done, total, description)
-        self._send("progress", data, events.progress_frame("", data))
+        data = frames.progress_data(done, total, description)
+        self._send("progress", data, frames.progress("", data))
 
     def partial(self, dump) -> None:
         """A streaming function yielded; `dump()` gives the output as the page shows it."""
         if self._due("partial"):
             data = dump()
-            self._send("partial", data, events.generating_frame("", data))
+            self._send("partial", data, frames.generating("", data))
 
 
 def sweep_forever(stop: threading.Event) -> None:
@@ -284,8 +285,7 @@ def sweep_forever(stop: threading.Event) -> None:
     next_cleanup = time.monotonic() + FILE_CLEANUP_SECONDS
     while not stop.wait(settings.LINEUP_SWEEP_SECONDS):
         try:
-            for slug in get_store().demos():
-                services.demo_sweep(slug=slug)
+            recovery.lines_sweep()
             if time.monotonic() > next_cleanup:
                 next_cleanup = time.monotonic() + FILE_CLEANUP_SECONDS
                 delete_expired_files(inputs_after=UNFINISHED_JOB_TTL)
@@ -299,10 +299,10 @@ def warm_up(worker: dict[str, Any]) -> None:
     store = get_store()
     for slug in store.demos():
         config = store.config(slug)
-        if config.get("pool") not in worker["pools"]:
+        if config is None or config.pool not in worker["pools"]:
             continue
         try:
-            function = get_function(config.get("function", ""))
+            function = get_function(config.function)
         except KeyError:
             continue
         if function.warm_up and function.name not in worker["models"]:

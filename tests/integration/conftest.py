@@ -1,6 +1,7 @@
 import pytest
 
 from models_registry.models import Demo
+from queueapp.line import LineConfig
 from queueapp.store import get_store
 
 
@@ -8,7 +9,7 @@ from queueapp.store import get_store
 def publish(slug):
     """Publish queue settings for the test's demo, as an admin's save would."""
 
-    def publish(**fields) -> dict[str, str]:
+    def publish(**fields) -> LineConfig:
         # "nowhere": no worker serves this pool, so the test alone drives the line.
         values = {
             "slug": slug,
@@ -16,7 +17,7 @@ def publish(slug):
             "function": "identity_text",
             "worker_pool": "nowhere",
         } | fields
-        config = Demo(**values).queue_config()
+        config = LineConfig.from_demo(Demo(**values))
         get_store().publish_config(slug, config)
         return config
 

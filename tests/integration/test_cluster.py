@@ -9,7 +9,8 @@ from contextlib import AsyncExitStack
 import pytest
 
 from models_registry.models import Demo
-from queueapp import services
+from queueapp.line import LineConfig
+from queueapp.services import demos
 from queueapp.store import get_store
 from tests.client.lineup_client import LineupClient
 from tests.support.functions import read_runs
@@ -28,7 +29,7 @@ def publish(slug: str, pool: str, function: str = "recorded_sleep", **fields) ->
         max_jobs_per_visitor=None,
         **fields,
     )
-    get_store().publish_config(slug, demo.queue_config())
+    get_store().publish_config(slug, LineConfig.from_demo(demo))
 
 
 def wait_for_workers(pools: list[str], timeout: float = 30) -> None:
@@ -60,7 +61,7 @@ def test_two_web_processes_share_a_line_and_pools_keep_their_demos(tmp_path, slu
                 ]
                 others = [await clients[n].join(other, [f"{other}/{n}", 0.1]) for n in (0, 1)]
                 publish(line, pools[0], paused=False)
-                services.wake_pool(slug=line, pool=pools[0])
+                demos.wake_pool(slug=line, pool=pools[0])
 
                 async def follow(client, job):
                     return [frame async for frame in client.follow(job)]

@@ -14,6 +14,7 @@ import websockets
 from PIL import Image as PILImage
 
 from models_registry.models import Demo
+from queueapp.line import LineConfig
 from queueapp.store import key
 
 pytestmark = pytest.mark.stack
@@ -276,7 +277,7 @@ def test_full_line_and_bad_input_are_refused_clearly(stack):
         worker_pool="nowhere",
     )
     redis.Redis.from_url(stack.redis_url).hset(
-        key("full-line", "config"), mapping=demo.queue_config()
+        key("full-line", "config"), mapping=LineConfig.from_demo(demo).to_redis()
     )
 
     async def scenario():

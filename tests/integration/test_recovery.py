@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from queueapp import services
+from queueapp.errors import QueueError
 from queueapp.store import Ending, get_store, key
+from tests.support.loop import submit
 
 
 def join(slug, job_id, owner=None):
@@ -35,9 +36,9 @@ def test_a_visitor_may_have_only_so_many_active_jobs(slug, publish):
 def test_max_wait_refuses_a_join_and_says_the_eta(slug, publish):
     publish(expected_seconds=10, max_wait_seconds=25, max_jobs_per_visitor=None)
     for _ in range(2):  # ETAs 10 s and 20 s
-        services.job_submit(slug=slug, data=["x"], owner="o", channel="")
-    with pytest.raises(services.QueueError) as refused:
-        services.job_submit(slug=slug, data=["x"], owner="o", channel="")
+        submit(slug=slug, data=["x"], owner="o")
+    with pytest.raises(QueueError) as refused:
+        submit(slug=slug, data=["x"], owner="o")
     assert refused.value.code == "wait_too_long"
     assert refused.value.details["eta"] == 30
     assert "about 30 s" in refused.value.message
@@ -136,7 +137,7 @@ def test_renewing_keeps_a_long_batch_slot(slug, publish, settings):
 
 def test_waits_and_eta_errors_are_sampled(slug, publish):
     publish(expected_seconds=0.05)
-    joined = services.job_submit(slug=slug, data=["x"], owner="o", channel="")
+    joined = submit(slug=slug, data=["x"], owner="o")
     time.sleep(0.1)
     get_store().take_batch(slug, slot="s")
     samples = get_store().samples(slug)

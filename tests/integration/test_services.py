@@ -5,78 +5,70 @@ import uuid
 
 import pytest
 
-from queueapp import services, worker
+from queueapp import worker
+from queueapp.errors import QueueError
+from queueapp.selectors import demo_stats
+from queueapp.services import jobs
 from queueapp.store import get_store
+from tests.support.loop import on_loop
+from tests.support.loop import submit as submit_job
 
 
 def submit(slug, data, owner=None):
     """Submit as `owner`, by default a new visitor each time."""
     owner = owner or f"visitor-{uuid.uuid4().hex[:8]}"
-    return services.job_submit(slug=slug, data=data, owner=owner, channel="")
-
-
-def submit_async(slug, data, owner=None):
-    """The websocket consumer's way in: the same checks, on an event loop."""
-    owner = owner or f"visitor-{uuid.uuid4().hex[:8]}"
-    return asyncio.run(services.job_submit_async(slug=slug, data=data, owner=owner, channel=""))
-
-
-@pytest.fixture(params=[submit, submit_async], ids=["sync", "async"])
-def any_submit(request):
-    return request.param
+    return submit_job(slug=slug, data=data, owner=owner)
 
 
 def outcome(slug, joined, owner):
     return get_store().resume(slug, job_id=joined.job_id, owner=owner, channel="")
 
 
-def test_submit_admits_and_estimates_from_expected_seconds(any_submit, slug, publish):
+def test_submit_admits_and_estimates_from_expected_seconds(slug, publish):
     publish(expected_seconds=2.0)
-    first = any_submit(slug, ["a"])
-    second = any_submit(slug, ["b"])
+    first = submit(slug, ["a"])
+    second = submit(slug, ["b"])
     assert (first.rank, second.rank) == (0, 1)
     assert (first.eta, second.eta) == (2.0, 4.0)
 
 
 def test_a_thousand_concurrent_joins_admit_exactly_max_size(slug, publish):
-    from concurrent.futures import ThreadPoolExecutor
-
     publish(max_size=50)
 
-    def join(n: int) -> str:
+    async def join(n: int) -> str:
         try:
-            submit(slug, [f"visitor {n}"])
+            await jobs.job_submit(slug=slug, data=[f"visitor {n}"], owner=f"visitor {n}")
             return "admitted"
-        except services.QueueError as error:
+        except QueueError as error:
             return error.code
 
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        outcomes = list(pool.map(join, range(1000)))
+    async def crowd() -> list[str]:
+        return await asyncio.gather(*(join(n) for n in range(1000)))
+
+    outcomes = on_loop(crowd())
     assert outcomes.count("admitted") == 50
     assert outcomes.count("queue_full") == 950
     assert get_store().queue_size(slug) == 50
 
 
-def test_bad_input_is_refused_and_leaves_the_line_untouched(any_submit, slug, publish):
+def test_bad_input_is_refused_and_leaves_the_line_untouched(slug, publish):
     publish()
-    any_submit(slug, ["first"])
-    with pytest.raises(services.QueueError) as refused:
-        any_submit(slug, [42])
+    submit(slug, ["first"])
+    with pytest.raises(QueueError) as refused:
+        submit(slug, [42])
     assert refused.value.code == "invalid_input"
-    with pytest.raises(services.QueueError) as refused:
-        any_submit(slug, ["a", "b"])
+    with pytest.raises(QueueError) as refused:
+        submit(slug, ["a", "b"])
     assert refused.value.code == "invalid_input"
     assert get_store().queue_size(slug) == 1
 
 
-def test_full_line_says_so_and_stores_no_upload(
-    any_submit, slug, publish, image_data_url, settings, tmp_path
-):
+def test_full_line_says_so_and_stores_no_upload(slug, publish, image_data_url, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     publish(function="identity_image", max_size=1)
-    any_submit(slug, [image_data_url])
-    with pytest.raises(services.QueueError) as refused:
-        any_submit(slug, [image_data_url])
+    submit(slug, [image_data_url])
+    with pytest.raises(QueueError) as refused:
+        submit(slug, [image_data_url])
     assert refused.value.code == "queue_full"
     assert refused.value.details["queue_size"] == 1
     assert len(list((tmp_path / "inputs").iterdir())) == 1
@@ -84,22 +76,22 @@ def test_full_line_says_so_and_stores_no_upload(
 
 @pytest.mark.django_db
 def test_unknown_and_disabled_demos_are_refused(slug, publish):
-    with pytest.raises(services.QueueError) as refused:
+    with pytest.raises(QueueError) as refused:
         submit(slug, ["a"])
     assert refused.value.code == "unknown_demo"
     publish(enabled=False)
-    with pytest.raises(services.QueueError) as refused:
+    with pytest.raises(QueueError) as refused:
         submit(slug, ["a"])
     assert refused.value.code == "demo_disabled"
 
 
-def test_live_settings_apply_to_the_next_join(any_submit, slug, publish):
+def test_live_settings_apply_to_the_next_join(slug, publish):
     publish(max_size=1)
-    any_submit(slug, ["a"])
-    with pytest.raises(services.QueueError):
-        any_submit(slug, ["b"])
+    submit(slug, ["a"])
+    with pytest.raises(QueueError):
+        submit(slug, ["b"])
     publish(max_size=2)
-    assert any_submit(slug, ["b"]).rank == 1
+    assert submit(slug, ["b"]).rank == 1
 
 
 def test_drain_runs_every_batch_and_records_outputs(slug, publish):
@@ -147,22 +139,20 @@ def test_a_batch_function_returning_the_wrong_shape_fails_the_batch(slug, publis
 def test_cancel_by_owner_only(slug, publish):
     publish()
     job = submit(slug, ["a"], owner="o1")
-    with pytest.raises(services.QueueError) as refused:
-        services.job_cancel(slug=slug, job_id=job.job_id, owner="someone else")
+    with pytest.raises(QueueError) as refused:
+        jobs.job_cancel(slug=slug, job_id=job.job_id, owner="someone else")
     assert refused.value.code == "unknown_job"
-    services.job_cancel(slug=slug, job_id=job.job_id, owner="o1")
+    jobs.job_cancel(slug=slug, job_id=job.job_id, owner="o1")
     assert get_store().queue_size(slug) == 0
 
 
 def test_stats_count_what_happened_in_the_line(slug, publish):
-    from queueapp.selectors import demo_stats
-
     publish(function="trim_words", batch=True, max_batch_size=2, max_size=3)
     owners = ["a", "b", "c"]
-    jobs = [submit(slug, ["word", 1], owner=o) for o in owners]
-    with pytest.raises(services.QueueError):
+    joined = [submit(slug, ["word", 1], owner=o) for o in owners]
+    with pytest.raises(QueueError):
         submit(slug, ["word", 1], owner="d")
-    services.job_cancel(slug=slug, job_id=jobs[2].job_id, owner="c")
+    jobs.job_cancel(slug=slug, job_id=joined[2].job_id, owner="c")
     worker.drain_demo(slug)
     stats = demo_stats(slug=slug)
     assert (stats["admitted"], stats["completed"], stats["cancelled"]) == (3, 2, 1)

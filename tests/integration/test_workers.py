@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 from channels.layers import get_channel_layer
 
-from queueapp import services
+from queueapp.errors import QueueError
 from queueapp.store import get_store, job_key
 from tests.support.functions import busy_key, read_runs
+from tests.support.loop import submit
 
 from .cluster import Cluster, max_overlap, wait_until_delivered, wait_until_ended
 
@@ -28,9 +29,7 @@ def cluster(tmp_path):
 
 def submit_many(slug: str, count: int, seconds: float, channel: str = "") -> list[str]:
     return [
-        services.job_submit(
-            slug=slug, data=[f"{slug}/{n}", seconds], owner=f"v{n}", channel=channel
-        ).job_id
+        submit(slug=slug, data=[f"{slug}/{n}", seconds], owner=f"v{n}", channel=channel).job_id
         for n in range(count)
     ]
 
@@ -79,7 +78,7 @@ def test_a_lone_job_starts_at_once(cluster, slug, publish):
     publish(function="recorded_sleep_batch", batch=True, max_batch_size=16, worker_pool=slug)
     cluster.worker(slug)
     until(lambda: get_store().pool_alive(slug), 60, "the worker did not come up")
-    job = services.job_submit(slug=slug, data=[f"{slug}/0", 0], owner="v", channel="")
+    job = submit(slug=slug, data=[f"{slug}/0", 0], owner="v")
     wait_until_ended(slug, [job.job_id], timeout=30)
     (run,) = read_runs(slug)
     assert run["labels"] == [f"{slug}/0"]
@@ -178,8 +177,8 @@ def test_a_job_past_its_timeout_fails_and_frees_its_slot(cluster, slug, publish)
     publish(function="recorded_sleep", job_timeout_seconds=1, concurrency_count=1, worker_pool=slug)
     cluster.worker(slug, concurrency=2)
     submitted = time.time()
-    stuck = services.job_submit(slug=slug, data=[f"{slug}/0", 6], owner="a", channel="")
-    quick = services.job_submit(slug=slug, data=[f"{slug}/1", 0], owner="b", channel="")
+    stuck = submit(slug=slug, data=[f"{slug}/0", 6], owner="a")
+    quick = submit(slug=slug, data=[f"{slug}/1", 0], owner="b")
     wait_until_ended(slug, [stuck.job_id, quick.job_id], timeout=30)
 
     store = get_store()
@@ -252,22 +251,20 @@ def test_admin_changes_apply_to_the_next_join_and_batch(cluster, slug, admin_cli
         )
         assert response.status_code == 302
 
-    def submit(n: int, seconds: float) -> str:
-        return services.job_submit(
-            slug=slug, data=[f"{slug}/{n}", seconds], owner="v", channel=""
-        ).job_id
+    def join(n: int, seconds: float) -> str:
+        return submit(slug=slug, data=[f"{slug}/{n}", seconds], owner="v").job_id
 
     cluster.worker(slug, concurrency=2)
-    blocker = submit(0, 3)
+    blocker = join(0, 3)
     wait_for_status(slug, blocker, "running")
 
     # max_size: 2, then 5, while the one slot is busy.
-    submit(1, 0.2), submit(2, 0.2)
-    with pytest.raises(services.QueueError) as refused:
-        submit(3, 0.2)
+    join(1, 0.2), join(2, 0.2)
+    with pytest.raises(QueueError) as refused:
+        join(3, 0.2)
     assert refused.value.code == "queue_full"
     change(max_size=5)
-    later = [submit(n, 0.2) for n in (3, 4, 5)]
+    later = [join(n, 0.2) for n in (3, 4, 5)]
 
     # max_batch_size: 2, then 4, for the batch after the running one.
     change(max_batch_size=4)

@@ -52,14 +52,18 @@ def test_saving_a_demo_publishes_its_queue_settings(slug):
         slug=slug, title="T", function="trim_words", batch=True, max_batch_size=8, max_size=3
     )
     config = get_store().config(slug)
-    assert config["function"] == "trim_words"
-    assert (config["max_batch_size"], config["max_size"], config["batch"]) == ("8", "3", "1")
+    assert config.function == "trim_words"
+    assert (config.max_batch_size, config.max_size, config.batch) == (8, 3, True)
 
     saved.max_size = None
     saved.concurrency_count = 3
     saved.save()
     config = get_store().config(slug)
-    assert (config["max_size"], config["concurrency"]) == ("", "3")
+    assert (config.max_size, config.concurrency) == (None, 3)
+    assert config.version == 2
+
+    saved.delete()
+    assert get_store().config(slug).enabled is False
 
 
 def test_load_demos_creates_the_builtin_demos_and_keeps_admin_changes():

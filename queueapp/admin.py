@@ -7,8 +7,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from .models import Demo
-from .registry import get_function
+from models_registry.models import Demo
+from models_registry.registry import get_function
+
+from .selectors import demo_dashboard, demo_stats, live_workers, queue_size
+from .services.demos import demo_clear, demo_pause, demo_resume
 
 
 def _refresh_seconds(request: HttpRequest) -> int:
@@ -100,8 +103,6 @@ class DemoAdmin(admin.ModelAdmin):
 
     def dashboard(self, request: HttpRequest) -> TemplateResponse:
         """Every demo's live numbers, charts of its last hour, and the live workers."""
-        from queueapp.selectors import demo_dashboard, live_workers
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         demos = list(Demo.objects.order_by("title"))
@@ -130,22 +131,20 @@ class DemoAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{dashboard}?refresh={_refresh_seconds(request)}")
 
     def _line_action(self, request: HttpRequest, demos, action: str) -> None:
-        from queueapp import services
-
         if action == "clear":
             if not self.has_clear_line_permission(request):
                 raise PermissionDenied
             for demo in demos:
-                cleared = services.demo_clear(slug=demo.slug)
+                cleared = demo_clear(slug=demo.slug)
                 self.message_user(request, f"{demo.title}: cleared {cleared} waiting job(s).")
         elif action in ("pause", "resume"):
             if not self.has_change_permission(request):
                 raise PermissionDenied
             for demo in demos:
                 if action == "pause":
-                    services.demo_pause(demo=demo)
+                    demo_pause(demo=demo)
                 else:
-                    services.demo_resume(demo=demo)
+                    demo_resume(demo=demo)
                 self.message_user(request, f"{demo.title}: {action}d.")
         else:
             self.message_user(request, f"Unknown action '{action}'.", messages.ERROR)
@@ -175,8 +174,6 @@ class DemoAdmin(admin.ModelAdmin):
 
     @admin.display(description="Queue statistics")
     def queue_statistics(self, demo: Demo) -> str:
-        from queueapp.selectors import demo_stats
-
         if not demo.pk:
             return "-"
         stats = demo_stats(slug=demo.slug)
@@ -226,8 +223,6 @@ class DemoAdmin(admin.ModelAdmin):
 
     @admin.display(description="Waiting now")
     def waiting_now(self, demo: Demo) -> int | str:
-        from queueapp.store import get_store
-
         if not demo.pk:
             return "-"
-        return get_store().queue_size(demo.slug)
+        return queue_size(slug=demo.slug)
