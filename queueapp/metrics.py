@@ -25,12 +25,10 @@ from models_registry.models import Demo
 
 from .selectors import REJECTION_REASONS
 from .store import get_store
+from .store.scripts import SECONDS, SIZES
 
 # Counters of a demo's stats hash, by the event they count.
 EVENTS = ("admitted", "completed", "failed", "cancelled", "expired", "timeouts", "requeued")
-# The histograms' bucket bounds, as lua/_metrics.lua counts them.
-SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-SIZES = (1, 2, 4, 8, 16, 32, 64, 128)
 HISTOGRAMS = {
     "wait": ("lineup_wait_seconds", "Time from joining the line to starting.", SECONDS),
     "run": ("lineup_run_seconds", "Time a batch took to run.", SECONDS),

@@ -198,6 +198,7 @@ def job_cancel(*, slug: str, job_id: str, owner: str) -> None:
     events.send_all_sync(
         [(channel, frames.cancelled(job_id))], [(events.demo_group(slug), advanced)]
     )
+    store.delivered(slug, [job_id])
 
 
 def job_resume(*, slug: str, job_id: str, owner: str, channel: str) -> Resumed:

@@ -75,13 +75,21 @@ def test_batches_hold_at_most_max_batch_size_in_fifo_order(cluster, slug, publis
 
 
 def test_a_lone_job_starts_at_once(cluster, slug, publish):
+    """A batched demo's lone job starts without company. The second job is sent only once
+    the first has started: a worker that held a lone job back for a fuller batch would keep
+    it waiting, and the first job would never start on its own."""
     publish(function="recorded_sleep_batch", batch=True, max_batch_size=16, worker_pool=slug)
     cluster.worker(slug)
     until(lambda: get_store().pool_alive(slug), 60, "the worker did not come up")
-    job = submit(slug=slug, data=[f"{slug}/0", 0], owner="v")
-    wait_until_ended(slug, [job.job_id], timeout=30)
-    (run,) = read_runs(slug)
-    assert run["labels"] == [f"{slug}/0"]
+    first = submit(slug=slug, data=[f"{slug}/0", 0], owner="v")
+    until(
+        lambda: get_store().statuses(slug, [first.job_id]) != ["waiting"],
+        30,
+        "a lone job was held back",
+    )
+    second = submit(slug=slug, data=[f"{slug}/1", 0], owner="v")
+    wait_until_ended(slug, [first.job_id, second.job_id], timeout=30)
+    assert [run["labels"] for run in read_runs(slug)] == [[f"{slug}/0"], [f"{slug}/1"]]
 
 
 def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):

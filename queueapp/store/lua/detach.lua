@@ -4,8 +4,7 @@
 -- a duplicated tab) is left alone.
 -- KEYS[1] detached zset (job id -> reconnect deadline)   KEYS[2..] the jobs' hashes
 -- ARGV[1] grace seconds   ARGV[2] the closed connection's reply channel   ARGV[3..] job ids
-local clock = redis.call('TIME')
-local deadline = tonumber(clock[1]) + tonumber(clock[2]) / 1000000 + tonumber(ARGV[1])
+local deadline = clock() + tonumber(ARGV[1])
 for i = 2, #KEYS do
   if redis.call('HGET', KEYS[i], 'channel') == ARGV[2] then
     redis.call('ZADD', KEYS[1], deadline, ARGV[i + 1])

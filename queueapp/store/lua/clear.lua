@@ -2,22 +2,15 @@
 -- KEYS[1] waiting zset   KEYS[2] detached zset   KEYS[3] stats hash
 -- ARGV[1] the demo's key prefix   ARGV[2] the error (JSON)   ARGV[3] seconds to keep the records
 -- Returns {line seq, then per cleared job three values: id, ticket, reply channel}.
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 local reply = {0}
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #ids, 2 do
   local id, ticket = ids[i], ids[i + 1]
   local key = ARGV[1] .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'channel', 'owner')
-  redis.call('HSET', key, 'status', 'failed', 'error', ARGV[2], 'finished', tostring(now))
-  redis.call('HDEL', key, 'inputs', 'eta_at')
-  redis.call('EXPIRE', key, ARGV[3])
-  if job[2] then
-    redis.call('SREM', ARGV[1] .. 'owner:' .. job[2], id)
-  end
-  redis.call('ZADD', ARGV[1] .. 'outbox', now, id)
-  for _, value in ipairs({id, ticket, job[1] or ''}) do
+  local channel = redis.call('HGET', key, 'channel')
+  end_job(ARGV[1], KEYS[3], key, id, 'failed', 'error', ARGV[2], now, ARGV[3])
+  for _, value in ipairs({id, ticket, channel or ''}) do
     table.insert(reply, value)
   end
 end

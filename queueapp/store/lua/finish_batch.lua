@@ -6,30 +6,24 @@
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
 -- ARGV[4] the worker's slot token   ARGV[5] the demo's key prefix
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
--- Each recorded ending also goes into the outbox (job id -> time), which the worker empties
--- once it has told the visitor; a sweeper delivers what a dead worker left there.
+-- Each recorded ending also goes into the outbox (end_job), which the worker empties once it
+-- has told the visitor; a sweeper delivers what a dead worker left there.
 -- Returns one reply channel per job ("" for a job whose ending was not recorded here).
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 local channels = {}
 local ended = {completed = 0, failed = 0}
 for i = 3, #KEYS do
   local base = 6 + (i - 3) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', KEYS[i], 'status', 'channel', 'slot', 'owner')
+  local job = redis.call('HMGET', KEYS[i], 'status', 'channel', 'slot')
   if job[1] == 'running' and job[3] == ARGV[4] then
     local field = 'outputs'
     if status ~= 'completed' then
       field = 'error'
     end
-    redis.call('HSET', KEYS[i], 'status', status, field, payload, 'finished', tostring(now))
-    redis.call('HDEL', KEYS[i], 'inputs', 'progress', 'partial')
-    redis.call('EXPIRE', KEYS[i], ARGV[1])
     redis.call('ZREM', KEYS[1], id)
-    redis.call('SREM', ARGV[5] .. 'owner:' .. job[4], id)
-    redis.call('HINCRBY', KEYS[2], status, 1)
+    end_job(ARGV[5], KEYS[2], KEYS[i], id, status, field, payload, now, ARGV[1])
     ended[status] = ended[status] + 1
-    redis.call('ZADD', ARGV[5] .. 'outbox', now, id)
     table.insert(channels, job[2])
   else
     table.insert(channels, '')

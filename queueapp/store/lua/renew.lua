@@ -3,6 +3,5 @@
 -- KEYS[1] slots zset
 -- ARGV[1] slot token   ARGV[2] lease seconds
 -- Returns 1 if the slot is still this worker's, else 0.
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1])

@@ -10,8 +10,7 @@
 -- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
 --      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
   'batch_wait_ms', 'function', 'timeout', 'paused')
 if not cfg[1] or not cfg[5] then

@@ -7,9 +7,7 @@
 -- Returns {wake (1: jobs wait, a slot is free and no wake-up is pending), line seq,
 --          then per changed job five values:
 --          what ("requeued", "failed" or "expired"), id, ticket, reply channel, error JSON}.
-local WAKE_MARK_MS = 2000  -- as in join.lua
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'timeout', 'paused')
 local changes = {}
 
@@ -19,13 +17,8 @@ local function note(what, id, ticket, channel, err)
   end
 end
 
-local function forget(key, id, owner, status, payload)
-  redis.call('ZADD', ARGV[1] .. 'outbox', now, id)
-  redis.call('HSET', key, 'status', status, 'error', payload, 'finished', tostring(now))
-  redis.call('HDEL', key, 'inputs', 'progress', 'partial')
-  redis.call('EXPIRE', key, ARGV[3])
-  redis.call('SREM', ARGV[1] .. 'owner:' .. (owner or ''), id)
-  redis.call('HINCRBY', KEYS[6], status, 1)
+local function forget(key, id, status, err)
+  end_job(ARGV[1], KEYS[6], key, id, status, 'error', err, now, ARGV[3])
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
@@ -33,7 +26,7 @@ local running = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
 for i = 1, #running, 2 do
   local id, deadline = running[i], tonumber(running[i + 1])
   local key = ARGV[1] .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'status', 'slot', 'attempts', 'ticket', 'channel', 'owner')
+  local job = redis.call('HMGET', key, 'status', 'slot', 'attempts', 'ticket', 'channel')
   if job[1] ~= 'running' then
     redis.call('ZREM', KEYS[4], id)
   elseif deadline < now then
@@ -42,7 +35,7 @@ for i = 1, #running, 2 do
     redis.call('ZREM', KEYS[4], id)
     redis.call('ZREM', KEYS[3], job[2])
     redis.call('HINCRBY', KEYS[6], 'timeouts', 1)
-    forget(key, id, job[6], 'failed', err)
+    forget(key, id, 'failed', err)
     note('failed', id, job[4], job[5], err)
   elseif not redis.call('ZSCORE', KEYS[3], job[2]) then
     redis.call('ZREM', KEYS[4], id)
@@ -50,7 +43,7 @@ for i = 1, #running, 2 do
     if tonumber(job[3]) >= tonumber(ARGV[2]) then
       local err = cjson.encode({code = 'worker_lost',
         message = 'The worker running this job stopped ' .. job[3] .. ' times; giving up.'})
-      forget(key, id, job[6], 'failed', err)
+      forget(key, id, 'failed', err)
       note('failed', id, job[4], job[5], err)
     else
       -- Back to its old place: its ticket is older than every job still waiting.
@@ -67,13 +60,13 @@ local gone = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
 for _, id in ipairs(gone) do
   redis.call('ZREM', KEYS[5], id)
   local key = ARGV[1] .. 'job:' .. id
-  local job = redis.call('HMGET', key, 'status', 'ticket', 'owner', 'channel')
+  local job = redis.call('HMGET', key, 'status', 'ticket', 'channel')
   if job[1] == 'waiting' then
     redis.call('ZREM', KEYS[2], id)
     local err = cjson.encode({code = 'expired',
       message = 'The visitor left the page and did not come back in time.'})
-    forget(key, id, job[3], 'expired', err)
-    note('expired', id, job[2], job[4], err)
+    forget(key, id, 'expired', err)
+    note('expired', id, job[2], job[3], err)
   end
 end
 

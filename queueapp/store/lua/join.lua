@@ -19,9 +19,7 @@
 --      | {"owner_limit", active, avg run, avg batch} | {"address_limit", active, ...}
 --      | {"rate_limit", seconds until its minute ends, ...} | {"disabled"} | {"no_config"}
 --      | {"stale"} (the settings changed since the caller read them: read them again).
-local WAKE_MARK_MS = 2000
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local now = clock()
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end

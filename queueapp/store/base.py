@@ -1,0 +1,253 @@
+"""What the engine needs from its storage: one small interface, and the typed replies of
+its operations. Redis implements it (redis_store.py)."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..eta import Pace
+from ..line import NO_LIMITS, DemoStats, LineConfig, VisitorLimits
+
+# A job record that never finishes (its demo deleted, say) is forgotten after a day.
+UNFINISHED_JOB_TTL = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of a join: `status` is "ok", "full", "too_long", "owner_limit",
+    "disabled", "no_config" or "stale"; `detail` is the line's length or the owner's
+    active jobs."""
+
+    status: str
+    ticket: int = 0
+    rank: int = 0
+    wake: bool = False  # whether to wake a worker of the demo's pool
+    stats: DemoStats = DemoStats()
+    created: float = 0.0
+    detail: int = 0
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class TakenJob:
+    id: str
+    ticket: int
+    channel: str
+    inputs: list[Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What a worker got: `status` is "batch", "wait", "idle", "busy" or "empty"."""
+
+    status: str
+    function: str = ""
+    jobs: list[TakenJob] = field(default_factory=list)
+    wait_ms: int = 0
+    seq: int = 0
+    stats: DemoStats = DemoStats()
+
+
+@dataclass(frozen=True)
+class Ending:
+    job_id: str
+    status: str  # "completed" or "failed"
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    """A job the reaper moved: "requeued", or ended as "failed" or "expired"."""
+
+    what: str
+    job_id: str
+    ticket: int
+    channel: str
+    error: Any
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    job_id: str
+    status: str
+    channel: str
+    outputs: Any
+    error: Any
+
+
+@dataclass(frozen=True)
+class Reaped:
+    wake: bool
+    seq: int
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A job as its owner finds it again: status, ticket, rank (-1 unless waiting), outcome,
+    and while it runs, its latest progress and partial output (None when there is none)."""
+
+    status: str
+    ticket: int = 0
+    rank: int = -1
+    outputs: Any = None
+    error: Any = None
+    seq: int = 0
+    progress: Any = None
+    partial: Any = None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as stored: its status and owner, its rank while it waits (else None), its
+    outcome once ended, and while it runs its latest progress and partial output."""
+
+    status: str
+    owner: str
+    rank: int | None
+    outputs: Any = None
+    error: Any = None
+    progress: Any = None
+    partial: Any = None
+
+
+class QueueStore:
+    """What the engine needs from its storage."""
+
+    def publish_config(self, slug: str, config: LineConfig) -> None:
+        raise NotImplementedError
+
+    def withdraw_config(self, slug: str) -> None:
+        """Switch the demo's line off: it takes no more jobs."""
+        raise NotImplementedError
+
+    def config(self, slug: str) -> LineConfig | None:
+        """The demo's published settings; None when there are none."""
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        """Raise unless the storage answers."""
+        raise NotImplementedError
+
+    def demos(self) -> list[str]:
+        """Every demo whose settings were published."""
+        raise NotImplementedError
+
+    def stats(self, slug: str) -> DemoStats:
+        raise NotImplementedError
+
+    def join(
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: int | None = None,
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
+    ) -> Admission:
+        """Admit a job, or say why not; "stale" when the settings are no longer `version`
+        (None: do not check)."""
+        raise NotImplementedError
+
+    def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
+        raise NotImplementedError
+
+    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
+        """Wait until a join rings the line's bell; False on timeout."""
+        raise NotImplementedError
+
+    def renew(self, slug: str, *, slot: str) -> bool:
+        raise NotImplementedError
+
+    def finish_batch(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
+    ) -> list[str]:
+        raise NotImplementedError
+
+    def reap(self, slug: str) -> Reaped:
+        raise NotImplementedError
+
+    def delivered(self, slug: str, job_ids: list[str]) -> None:
+        """The visitors were told how these jobs ended: take them out of the outbox."""
+        raise NotImplementedError
+
+    def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
+        """Endings in the outbox for longer than `older_than` seconds (their sender died)."""
+        raise NotImplementedError
+
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int, str]:
+        """("cancelled", ticket, line seq, the job's reply channel), ("not_waiting", status,
+        0, "") or ("unknown", "", 0, "")."""
+        raise NotImplementedError
+
+    def detach(self, slug: str, job_ids: list[str], *, channel: str, grace_seconds: float) -> None:
+        """Start the reconnect grace of the jobs whose updates still go to `channel`."""
+        raise NotImplementedError
+
+    def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
+        raise NotImplementedError
+
+    def note_live(self, slug: str, job_ids: list[str], field: str, values: list[Any]) -> list[str]:
+        """Keep running jobs' latest `progress` or `partial` output; return each job's reply
+        channel now ("" for a job that no longer runs)."""
+        raise NotImplementedError
+
+    def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:
+        """The jobs' ranks (None: not waiting) and the line's seq, read at one instant."""
+        raise NotImplementedError
+
+    def statuses(self, slug: str, job_ids: list[str]) -> list[str | None]:
+        raise NotImplementedError
+
+    def queue_size(self, slug: str) -> int:
+        raise NotImplementedError
+
+    def counters(self, slug: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def samples(self, slug: str) -> dict[str, list[float]]:
+        """Recent waits, ETA errors, and run times by batch size ("runs:<size>")."""
+        raise NotImplementedError
+
+    def clear(self, slug: str, *, error: dict[str, str]) -> tuple[int, list[tuple[str, int, str]]]:
+        """End every waiting job of the line with `error`; return the line's seq and the
+        cleared jobs as (id, ticket, reply channel)."""
+        raise NotImplementedError
+
+    def histograms(self, slug: str) -> dict[str, dict[str, float]]:
+        """The demo's histograms (wait, run, eta_error, batch): count per bucket upper
+        bound ("+Inf" for the last), and "sum"."""
+        raise NotImplementedError
+
+    def minutes(self, slug: str, count: int) -> list[tuple[int, dict[str, float]]]:
+        """The demo's counters of each of the last `count` minutes, oldest first, as
+        (the minute's start in Unix seconds, counters)."""
+        raise NotImplementedError
+
+    def job(self, slug: str, job_id: str) -> "JobRecord | None":
+        """A job as stored, with its rank while it waits; None when there is no such job."""
+        raise NotImplementedError
+
+    def count_request(self, name: str, *, window: int = 60) -> tuple[int, int]:
+        """Count one request against the counter `name`, which lasts `window` seconds from
+        its first request; return the count and the seconds left in the window."""
+        raise NotImplementedError
+
+    def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
+        """A worker process is alive, for `ttl` seconds more; `about` says what it is."""
+        raise NotImplementedError
+
+    def worker_gone(self, name: str, pools: list[str]) -> None:
+        raise NotImplementedError
+
+    def live_workers(self, pool: str) -> list[dict[str, Any]]:
+        """What the pool's live workers said of themselves in their last heartbeat."""
+        raise NotImplementedError
+
+    def pool_alive(self, pool: str) -> bool:
+        """Whether a worker of the pool has a heartbeat that has not expired."""
+        raise NotImplementedError

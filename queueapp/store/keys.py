@@ -1,0 +1,54 @@
+"""Every Redis key the queue uses, named in one place (the table in docs/architecture.md).
+
+A demo's keys carry its slug as a hash tag (`lineup:{slug}:...`), so each script's keys live
+on one Redis Cluster slot.
+"""
+
+PREFIX = "lineup"
+# Demos whose settings were published: what the sweepers visit.
+DEMOS_KEY = f"{PREFIX}:demos"
+
+
+def line_prefix(slug: str) -> str:
+    """The start of every key of the demo's line."""
+    return f"{PREFIX}:{{{slug}}}:"
+
+
+def key(slug: str, name: str) -> str:
+    """A key of the demo's line: config, ticket, seq, waiting, running, slots, idle, bell,
+    woken, detached, outbox, stats, hist:<name>, minute:<n>, waits, eta_errors, runs:<size>."""
+    return line_prefix(slug) + name
+
+
+def job_key(slug: str, job_id: str) -> str:
+    return key(slug, f"job:{job_id}")
+
+
+def owner_key(slug: str, owner: str) -> str:
+    """A visitor's active jobs in the demo."""
+    return key(slug, f"owner:{owner}")
+
+
+def address_key(slug: str, address: str | None) -> str:
+    """A network address's active jobs in the demo."""
+    return key(slug, f"address:{address}")
+
+
+def rate_key(slug: str, who: str, name: str | None) -> str:
+    """Joins this minute by an owner (`who` "owner") or an address (`who` "address")."""
+    return key(slug, f"rate:{who}:{name}")
+
+
+def worker_key(name: str) -> str:
+    """What a worker process announced, for as long as its heartbeat lasts."""
+    return f"{PREFIX}:worker:{name}"
+
+
+def pool_key(pool: str) -> str:
+    """The pool's live workers, by the time their last heartbeat expires."""
+    return f"{PREFIX}:pool:{pool}"
+
+
+def requests_key(name: str) -> str:
+    """A counter of requests (e.g. an address's HTTP API calls) in the current minute."""
+    return f"{PREFIX}:requests:{name}"

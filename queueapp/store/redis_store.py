@@ -1,0 +1,362 @@
+"""The queue's storage on Redis: every change of a job's state is one Lua script
+(scripts.py), so the invariants of docs/architecture.md hold across every web process and
+worker node; reads are plain commands, pipelined."""
+
+import asyncio
+import json
+from functools import cache
+from typing import Any
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+from ..eta import Pace
+from ..line import NO_LIMITS, WITHDRAWN, DemoStats, LineConfig, VisitorLimits
+from . import scripts
+from .base import (
+    Admission,
+    Ending,
+    JobRecord,
+    QueueStore,
+    Reaped,
+    Resumed,
+    Taken,
+    Undelivered,
+)
+from .keys import DEMOS_KEY, job_key, key, pool_key, requests_key, worker_key
+
+# Redis connections: no socket timeout (redis-py 8 defaults to 5 s), and no client name
+# (looking up redis-py's version costs about a millisecond per new connection).
+CONNECTION_OPTIONS = {"decode_responses": True, "socket_timeout": None, "driver_info": None}
+# Connections of a web process's event loop for admissions.
+ASYNC_CONNECTIONS = 32
+# The histograms the scripts keep per demo.
+HISTOGRAMS = ("wait", "run", "eta_error", "batch")
+JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial")
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _json(value: str | None) -> Any:
+    return json.loads(value) if value else None
+
+
+class RedisQueueStore(QueueStore):
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self.scripts = {
+            name: client.register_script(scripts.source(name)) for name in scripts.NAMES
+        }
+
+    def _run(self, name: str, call: scripts.Call) -> Any:
+        return self.scripts[name](keys=call.keys, args=call.args)
+
+    def publish_config(self, slug: str, config: LineConfig) -> None:
+        self._publish(slug, config.to_redis())
+
+    def withdraw_config(self, slug: str) -> None:
+        self._publish(slug, WITHDRAWN)
+
+    def _publish(self, slug: str, fields: dict[str, str]) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key(slug, "config"), mapping=fields)
+            pipe.hincrby(key(slug, "config"), "version", 1)
+            pipe.sadd(DEMOS_KEY, slug)
+            pipe.execute()
+
+    def config(self, slug: str) -> LineConfig | None:
+        return LineConfig.from_redis(self.redis.hgetall(key(slug, "config")))
+
+    def ping(self) -> None:
+        self.redis.ping()
+
+    def demos(self) -> list[str]:
+        return sorted(self.redis.smembers(DEMOS_KEY))
+
+    def stats(self, slug: str) -> DemoStats:
+        return DemoStats(*map(_float, self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
+
+    def join(
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: int | None = None,
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
+    ) -> Admission:
+        call = scripts.join_call(
+            slug,
+            job_id=job_id,
+            owner=owner,
+            channel=channel,
+            inputs=inputs,
+            max_rank=max_rank,
+            version=version,
+            address=address,
+            limits=limits,
+            pace=pace,
+        )
+        return scripts.join_reply(self._run("join", call))
+
+    def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
+        lease = settings.LINEUP_SLOT_LEASE_SECONDS
+        call = scripts.take_batch_call(slug, slot=slot, lease=lease, linger=linger)
+        return scripts.take_batch_reply(self._run("take_batch", call))
+
+    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
+        return self.redis.blpop([key(slug, "bell")], timeout=timeout) is not None
+
+    def renew(self, slug: str, *, slot: str) -> bool:
+        call = scripts.renew_call(slug, slot=slot, lease=settings.LINEUP_SLOT_LEASE_SECONDS)
+        return bool(self._run("renew", call))
+
+    def finish_batch(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
+    ) -> list[str]:
+        call = scripts.finish_batch_call(
+            slug,
+            slot=slot,
+            endings=endings,
+            duration=duration,
+            keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
+        )
+        return self._run("finish_batch", call)
+
+    def reap(self, slug: str) -> Reaped:
+        call = scripts.reap_call(
+            slug,
+            max_attempts=settings.LINEUP_MAX_ATTEMPTS,
+            keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
+        )
+        return scripts.reap_reply(self._run("reap", call))
+
+    def delivered(self, slug: str, job_ids: list[str]) -> None:
+        if job_ids:
+            self.redis.zrem(key(slug, "outbox"), *job_ids)
+
+    def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
+        seconds, micros = self.redis.time()
+        job_ids = self.redis.zrangebyscore(
+            key(slug, "outbox"), "-inf", seconds + micros / 1e6 - older_than
+        )
+        if not job_ids:
+            return []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(job_key(slug, job_id), "status", "channel", "outputs", "error")
+            found = pipe.execute()
+        return [
+            Undelivered(job_id, status or "", channel or "", _json(outputs), _json(error))
+            for job_id, (status, channel, outputs, error) in zip(job_ids, found)
+        ]
+
+    def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int, str]:
+        keep = settings.LINEUP_RESULT_TTL_SECONDS
+        call = scripts.cancel_call(slug, job_id=job_id, owner=owner, keep_seconds=keep)
+        return scripts.cancel_reply(self._run("cancel", call))
+
+    def detach(self, slug: str, job_ids: list[str], *, channel: str, grace_seconds: float) -> None:
+        call = scripts.detach_call(slug, job_ids, channel=channel, grace_seconds=grace_seconds)
+        self._run("detach", call)
+
+    def resume(self, slug: str, *, job_id: str, owner: str, channel: str) -> Resumed:
+        call = scripts.resume_call(slug, job_id=job_id, owner=owner, channel=channel)
+        return scripts.resume_reply(self._run("resume", call))
+
+    def note_live(self, slug: str, job_ids: list[str], field: str, values: list[Any]) -> list[str]:
+        return self._run("live", scripts.live_call(slug, job_ids, field, values))
+
+    def ranks(self, slug: str, job_ids: list[str]) -> tuple[list[int | None], int]:
+        with self.redis.pipeline(transaction=True) as pipe:
+            for job_id in job_ids:
+                pipe.zrank(key(slug, "waiting"), job_id)
+            pipe.get(key(slug, "seq"))
+            *ranks, seq = pipe.execute()
+        return ranks, int(seq or 0)
+
+    def statuses(self, slug: str, job_ids: list[str]) -> list[str | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(job_key(slug, job_id), "status")
+            return pipe.execute()
+
+    def queue_size(self, slug: str) -> int:
+        return self.redis.zcard(key(slug, "waiting"))
+
+    def counters(self, slug: str) -> dict[str, str]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key(slug, "stats"))
+            pipe.zcard(key(slug, "waiting"))
+            pipe.zcard(key(slug, "running"))
+            stats, waiting, running = pipe.execute()
+        return stats | {"waiting": str(waiting), "running": str(running)}
+
+    def samples(self, slug: str) -> dict[str, list[float]]:
+        sizes = sorted(int(size) for size in self.redis.smembers(key(slug, "batch_sizes")))
+        names = ["waits", "eta_errors"] + [f"runs:{size}" for size in sizes]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.lrange(key(slug, name), 0, -1)
+            values = pipe.execute()
+        return {name: [float(v) for v in found] for name, found in zip(names, values)}
+
+    def clear(self, slug: str, *, error: dict[str, str]) -> tuple[int, list[tuple[str, int, str]]]:
+        keep = settings.LINEUP_RESULT_TTL_SECONDS
+        call = scripts.clear_call(slug, error=error, keep_seconds=keep)
+        return scripts.clear_reply(self._run("clear", call))
+
+    def histograms(self, slug: str) -> dict[str, dict[str, float]]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in HISTOGRAMS:
+                pipe.hgetall(key(slug, f"hist:{name}"))
+            found = pipe.execute()
+        return {
+            name: {bucket: float(value) for bucket, value in values.items()}
+            for name, values in zip(HISTOGRAMS, found)
+        }
+
+    def minutes(self, slug: str, count: int) -> list[tuple[int, dict[str, float]]]:
+        now, _ = self.redis.time()
+        starts = [(now // 60 - n) * 60 for n in range(count - 1, -1, -1)]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for start in starts:
+                pipe.hgetall(key(slug, f"minute:{start // 60}"))
+            found = pipe.execute()
+        return [
+            (start, {name: float(value) for name, value in values.items()})
+            for start, values in zip(starts, found)
+        ]
+
+    def job(self, slug: str, job_id: str) -> "JobRecord | None":
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(job_key(slug, job_id), *JOB_FIELDS)
+            pipe.zrank(key(slug, "waiting"), job_id)
+            fields, rank = pipe.execute()
+        found = dict(zip(JOB_FIELDS, fields))
+        if not found["status"]:
+            return None
+        return JobRecord(
+            status=found["status"],
+            owner=found["owner"],
+            rank=rank,
+            outputs=_json(found["outputs"]),
+            error=_json(found["error"]),
+            progress=_json(found["progress"]),
+            partial=_json(found["partial"]),
+        )
+
+    def count_request(self, name: str, *, window: int = 60) -> tuple[int, int]:
+        counter = requests_key(name)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.expire(counter, window, nx=True)
+            pipe.ttl(counter)
+            count, _, left = pipe.execute()
+        return count, max(1, left)
+
+    def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
+        seconds, micros = self.redis.time()
+        expires = seconds + micros / 1e6 + ttl
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(worker_key(name), json.dumps(about), px=int(ttl * 1000))
+            for pool in about["pools"]:
+                pipe.zremrangebyscore(pool_key(pool), "-inf", expires - ttl)  # the dead
+                pipe.zadd(pool_key(pool), {name: expires})
+                pipe.expire(pool_key(pool), int(ttl) + 1)
+            pipe.execute()
+
+    def worker_gone(self, name: str, pools: list[str]) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(worker_key(name))
+            for pool in pools:
+                pipe.zrem(pool_key(pool), name)
+            pipe.execute()
+
+    def pool_alive(self, pool: str) -> bool:
+        seconds, micros = self.redis.time()  # Redis's clock, as the heartbeats use
+        return self.redis.zcount(pool_key(pool), seconds + micros / 1e6, "+inf") > 0
+
+    def live_workers(self, pool: str) -> list[dict[str, Any]]:
+        seconds, micros = self.redis.time()
+        names = self.redis.zrangebyscore(pool_key(pool), seconds + micros / 1e6, "+inf")
+        if not names:
+            return []
+        return [json.loads(about) for about in self.redis.mget(map(worker_key, names)) if about]
+
+
+class AsyncRedisQueueStore:
+    """The admission path of a web process, on its event loop (no thread hop per join).
+    Same keys and scripts as RedisQueueStore."""
+
+    def __init__(self, client: redis.asyncio.Redis):
+        self.redis = client
+        self.join_script = client.register_script(scripts.source("join"))
+
+    async def config(self, slug: str) -> LineConfig | None:
+        return LineConfig.from_redis(await self.redis.hgetall(key(slug, "config")))
+
+    async def join(
+        self,
+        slug: str,
+        *,
+        job_id: str,
+        owner: str,
+        channel: str,
+        inputs: list[Any],
+        max_rank: int | None = None,
+        version: int | None = None,
+        address: str | None = None,
+        limits: VisitorLimits = NO_LIMITS,
+        pace: Pace | None = None,
+    ) -> Admission:
+        call = scripts.join_call(
+            slug,
+            job_id=job_id,
+            owner=owner,
+            channel=channel,
+            inputs=inputs,
+            max_rank=max_rank,
+            version=version,
+            address=address,
+            limits=limits,
+            pace=pace,
+        )
+        return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
+
+    async def pool_alive(self, pool: str) -> bool:
+        seconds, micros = await self.redis.time()  # Redis's clock, as the heartbeats use
+        return await self.redis.zcount(pool_key(pool), seconds + micros / 1e6, "+inf") > 0
+
+
+_async_stores: dict[asyncio.AbstractEventLoop, AsyncRedisQueueStore] = {}
+
+
+def get_async_store() -> AsyncRedisQueueStore:
+    """The running event loop's async store (async connections belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _async_stores:
+        # A burst of joins waits for one of a few connections rather than opening hundreds.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=ASYNC_CONNECTIONS,
+            timeout=None,
+            **CONNECTION_OPTIONS,
+        )
+        _async_stores[loop] = AsyncRedisQueueStore(redis.asyncio.Redis(connection_pool=pool))
+    return _async_stores[loop]
+
+
+@cache
+def get_store() -> QueueStore:
+    """This process's store, on the Redis of settings.REDIS_URL."""
+    client = redis.Redis.from_url(settings.REDIS_URL, max_connections=1000, **CONNECTION_OPTIONS)
+    return RedisQueueStore(client)
