@@ -24,6 +24,8 @@ from typing import Any
 from .components import Component, Image, InvalidInput
 
 ENTRY_POINT_GROUP = "lineup.functions"
+# The module of the built-in functions.
+BUILTIN_MODULE = "models_registry.builtin"
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,6 @@ class InferenceFunction:
         """Release what stored inputs hold (files) when their job is not admitted."""
         for component, value in zip(self.inputs, stored):
             component.discard(value)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "batch": self.batch,
-            "streams": self.streams,
-            "inputs": [c.describe() for c in self.inputs],
-            "outputs": [c.describe() for c in self.outputs],
-        }
 
 
 _functions: dict[str, InferenceFunction] = {}
@@ -130,11 +122,11 @@ def _load_entry_points() -> None:
     with _loading:  # threads of a new process may all ask at once
         if _entry_points_loaded:
             return
-        # The built-in functions register themselves even when the project is not installed.
         from django.conf import settings
 
-        from . import builtin  # noqa: F401
-
+        # The built-in functions are loaded like any others, by name, and also when the
+        # project is not installed (no entry points then).
+        import_module(BUILTIN_MODULE)
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             entry_point.load()
         for module in settings.LINEUP_FUNCTION_MODULES:

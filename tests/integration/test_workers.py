@@ -282,6 +282,6 @@ def test_admin_changes_apply_to_the_next_join_and_batch(cluster, slug, admin_cli
 
     # concurrency_count: 1, then 2 (with room in the line for all eight jobs at once).
     change(concurrency_count=2, max_size=20)
-    jobs = [submit(n, 0.5) for n in range(6, 14)]
+    jobs = [join(n, 0.5) for n in range(6, 14)]
     wait_until_ended(slug, jobs, timeout=30)
     assert max_overlap(read_runs(slug)[3:]) == 2

@@ -42,12 +42,14 @@ def test_clean_inputs_checks_count_and_each_value():
         function.clean_inputs(["hello", 99])
 
 
-def test_describe_lists_inputs_and_outputs():
-    described = get_function("image_filter").describe()
-    assert described["batch"] is True
-    assert [c["kind"] for c in described["inputs"]] == ["image", "dropdown"]
-    assert described["inputs"][1]["choices"][0] == "grayscale"
-    assert [(c["kind"], c["label"]) for c in described["outputs"]] == [("image", "Filtered image")]
+def test_components_describe_themselves():
+    function = get_function("image_filter")
+    assert function.batch is True
+    inputs = [c.describe() for c in function.inputs]
+    assert [c["kind"] for c in inputs] == ["image", "dropdown"]
+    assert inputs[1]["choices"][0] == "grayscale"
+    outputs = [c.describe() for c in function.outputs]
+    assert [(c["kind"], c["label"]) for c in outputs] == [("image", "Filtered image")]
     assert Number("n", minimum=1).describe() == {
         "kind": "number",
         "label": "n",
