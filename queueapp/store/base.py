@@ -37,12 +37,14 @@ class TakenJob:
 
 @dataclass(frozen=True)
 class Taken:
-    """What a worker got: `status` is "batch", "wait", "idle", "busy" or "empty"."""
+    """What a worker got: `status` is "batch", "wait", "idle", "busy", "paused" or "empty"
+    ("retry" only inside the store: the head of the line changed while it was read)."""
 
     status: str
     function: str = ""
     jobs: list[TakenJob] = field(default_factory=list)
     wait_ms: int = 0
+    size: int = 0
     seq: int = 0
     stats: DemoStats = DemoStats()
 

@@ -16,22 +16,13 @@ def line_prefix(slug: str) -> str:
 
 def key(slug: str, name: str) -> str:
     """A key of the demo's line: config, ticket, seq, waiting, running, slots, idle, bell,
-    woken, detached, outbox, stats, hist:<name>, minute:<n>, waits, eta_errors, runs:<size>."""
+    woken, detached, outbox, active, stats, hist, minutes, waits, eta_errors, runs:<size>,
+    batch_sizes."""
     return line_prefix(slug) + name
 
 
 def job_key(slug: str, job_id: str) -> str:
     return key(slug, f"job:{job_id}")
-
-
-def owner_key(slug: str, owner: str) -> str:
-    """A visitor's active jobs in the demo."""
-    return key(slug, f"owner:{owner}")
-
-
-def address_key(slug: str, address: str | None) -> str:
-    """A network address's active jobs in the demo."""
-    return key(slug, f"address:{address}")
 
 
 def rate_key(slug: str, who: str, name: str | None) -> str:

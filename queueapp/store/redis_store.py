@@ -31,6 +31,11 @@ from .keys import DEMOS_KEY, job_key, key, pool_key, requests_key, worker_key
 CONNECTION_OPTIONS = {"decode_responses": True, "socket_timeout": None, "driver_info": None}
 # Connections of a web process's event loop for admissions.
 ASYNC_CONNECTIONS = 32
+# A sweep looks at most at this many departed visitors' jobs of a line (the next sweep at the
+# rest).
+REAP_DETACHED = 200
+# How often a worker reads the head of a line again when other workers keep taking it.
+MAX_READS_OF_THE_HEAD = 100
 # The histograms the scripts keep per demo.
 HISTOGRAMS = ("wait", "run", "eta_error", "batch")
 JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial")
@@ -47,6 +52,7 @@ def _json(value: str | None) -> Any:
 class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
+        self._batch_sizes: dict[str, int] = {}  # the batch size of each line, last seen
         self.scripts = {
             name: client.register_script(scripts.source(name)) for name in scripts.NAMES
         }
@@ -108,9 +114,23 @@ class RedisQueueStore(QueueStore):
         return scripts.join_reply(self._run("join", call))
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
-        lease = settings.LINEUP_SLOT_LEASE_SECONDS
-        call = scripts.take_batch_call(slug, slot=slot, lease=lease, linger=linger)
-        return scripts.take_batch_reply(self._run("take_batch", call))
+        # The script takes only jobs it was given in KEYS: read the head of the line, as long
+        # as the last batch of this line was, and read it again if the script says so.
+        size = self._batch_sizes.get(slug, 1)
+        for _ in range(MAX_READS_OF_THE_HEAD):
+            head = self.redis.zrange(key(slug, "waiting"), 0, size - 1)
+            call = scripts.take_batch_call(
+                slug,
+                slot=slot,
+                lease=settings.LINEUP_SLOT_LEASE_SECONDS,
+                linger=linger,
+                head=head,
+            )
+            taken = scripts.take_batch_reply(self._run("take_batch", call))
+            if taken.status != "retry":
+                return taken
+            size = self._batch_sizes[slug] = taken.size
+        raise RuntimeError(f"the head of {slug}'s line kept changing while it was read")
 
     def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
         return self.redis.blpop([key(slug, "bell")], timeout=timeout) is not None
@@ -132,8 +152,14 @@ class RedisQueueStore(QueueStore):
         return self._run("finish_batch", call)
 
     def reap(self, slug: str) -> Reaped:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(key(slug, "running"), 0, -1)
+            pipe.zrange(key(slug, "detached"), 0, REAP_DETACHED - 1)
+            running, detached = pipe.execute()
         call = scripts.reap_call(
             slug,
+            running=running,
+            detached=detached,
             max_attempts=settings.LINEUP_MAX_ATTEMPTS,
             keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
         )
@@ -211,30 +237,26 @@ class RedisQueueStore(QueueStore):
 
     def clear(self, slug: str, *, error: dict[str, str]) -> tuple[int, list[tuple[str, int, str]]]:
         keep = settings.LINEUP_RESULT_TTL_SECONDS
-        call = scripts.clear_call(slug, error=error, keep_seconds=keep)
+        job_ids = self.redis.zrange(key(slug, "waiting"), 0, -1)
+        call = scripts.clear_call(slug, job_ids=job_ids, error=error, keep_seconds=keep)
         return scripts.clear_reply(self._run("clear", call))
 
     def histograms(self, slug: str) -> dict[str, dict[str, float]]:
-        with self.redis.pipeline(transaction=False) as pipe:
-            for name in HISTOGRAMS:
-                pipe.hgetall(key(slug, f"hist:{name}"))
-            found = pipe.execute()
-        return {
-            name: {bucket: float(value) for bucket, value in values.items()}
-            for name, values in zip(HISTOGRAMS, found)
-        }
+        found: dict[str, dict[str, float]] = {name: {} for name in HISTOGRAMS}
+        for field, value in self.redis.hgetall(key(slug, "hist")).items():
+            name, _, bucket = field.partition(":")
+            found.setdefault(name, {})[bucket] = float(value)
+        return found
 
     def minutes(self, slug: str, count: int) -> list[tuple[int, dict[str, float]]]:
         now, _ = self.redis.time()
-        starts = [(now // 60 - n) * 60 for n in range(count - 1, -1, -1)]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for start in starts:
-                pipe.hgetall(key(slug, f"minute:{start // 60}"))
-            found = pipe.execute()
-        return [
-            (start, {name: float(value) for name, value in values.items()})
-            for start, values in zip(starts, found)
-        ]
+        minutes = [now // 60 - n for n in range(count - 1, -1, -1)]
+        found: dict[int, dict[str, float]] = {minute: {} for minute in minutes}
+        for field, value in self.redis.hgetall(key(slug, "minutes")).items():
+            minute, _, name = field.partition(":")
+            if name and int(minute) in found:
+                found[int(minute)][name] = float(value)
+        return [(minute * 60, found[minute]) for minute in minutes]
 
     def job(self, slug: str, job_id: str) -> "JobRecord | None":
         with self.redis.pipeline(transaction=True) as pipe:

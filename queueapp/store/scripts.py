@@ -23,7 +23,7 @@ from .base import (
     Taken,
     TakenJob,
 )
-from .keys import address_key, job_key, key, line_prefix, owner_key, rate_key
+from .keys import job_key, key, rate_key
 
 LUA_DIR = Path(__file__).parent / "lua"
 NAMES = ("join", "take_batch", "renew", "finish_batch", "reap", "cancel", "detach", "resume")
@@ -102,10 +102,14 @@ def join_call(
         job_key(slug, job_id),
         key(slug, "slots"),
         key(slug, "stats"),
-        owner_key(slug, owner),
-        address_key(slug, address),
+        key(slug, "active"),
         rate_key(slug, "owner", owner),
         rate_key(slug, "address", address),
+        key(slug, "idle"),
+        key(slug, "bell"),
+        key(slug, "woken"),
+        key(slug, "seq"),
+        key(slug, "minutes"),
     ]
     args = [
         job_id,
@@ -114,7 +118,7 @@ def join_call(
         json.dumps(inputs),
         UNFINISHED_JOB_TTL,
         _blank(max_rank),
-        line_prefix(slug),
+        _blank(address),
         _blank(version),
         limit(limits.address_active, needs_address=True),
         limit(limits.owner_rate),
@@ -147,7 +151,8 @@ def join_reply(reply: list) -> Admission:
 # --- take_batch.lua --------------------------------------------------------------------
 
 
-def take_batch_call(slug: str, *, slot: str, lease: float, linger: float) -> Call:
+def take_batch_call(slug: str, *, slot: str, lease: float, linger: float, head: list[str]) -> Call:
+    """`head`: the ids at the head of the line, as the caller just read them."""
     keys = [
         key(slug, "config"),
         key(slug, "waiting"),
@@ -156,14 +161,23 @@ def take_batch_call(slug: str, *, slot: str, lease: float, linger: float) -> Cal
         key(slug, "stats"),
         key(slug, "detached"),
         key(slug, "idle"),
+        key(slug, "woken"),
+        key(slug, "seq"),
+        key(slug, "waits"),
+        key(slug, "eta_errors"),
+        key(slug, "hist"),
+        key(slug, "minutes"),
     ]
-    return Call(keys, [slot, lease, line_prefix(slug), linger])
+    keys += [job_key(slug, job_id) for job_id in head]
+    return Call(keys, [slot, lease, linger, *head])
 
 
 def take_batch_reply(reply: list) -> Taken:
     status = reply[0]
     if status == "wait":
         return Taken(status, wait_ms=int(reply[1]))
+    if status == "retry":
+        return Taken(status, size=int(reply[1]))
     if status != "batch":
         return Taken(status)
     function, seq, avg_run, avg_batch, *rows = reply[1:]
@@ -190,17 +204,30 @@ def renew_call(slug: str, *, slot: str, lease: float) -> Call:
 def finish_batch_call(
     slug: str, *, slot: str, endings: list[Ending], duration: float, keep_seconds: int
 ) -> Call:
-    args: list[Any] = [keep_seconds, duration, AVERAGE_WEIGHT, slot, line_prefix(slug)]
+    keys = [
+        key(slug, "running"),
+        key(slug, "stats"),
+        key(slug, "outbox"),
+        key(slug, "active"),
+        key(slug, "hist"),
+        key(slug, "minutes"),
+        key(slug, f"runs:{len(endings)}"),
+        key(slug, "batch_sizes"),
+    ]
+    keys += [job_key(slug, ending.job_id) for ending in endings]
+    args: list[Any] = [keep_seconds, duration, AVERAGE_WEIGHT, slot]
     for ending in endings:
         args += [ending.job_id, ending.status, json.dumps(ending.payload)]
-    keys = [key(slug, "running"), key(slug, "stats")]
-    return Call(keys + [job_key(slug, e.job_id) for e in endings], args)
+    return Call(keys, args)
 
 
 # --- reap.lua --------------------------------------------------------------------------
 
 
-def reap_call(slug: str, *, max_attempts: int, keep_seconds: int) -> Call:
+def reap_call(
+    slug: str, *, running: list[str], detached: list[str], max_attempts: int, keep_seconds: int
+) -> Call:
+    """`running`, `detached`: the jobs to look at, as the caller just read them."""
     keys = [
         key(slug, "config"),
         key(slug, "waiting"),
@@ -208,8 +235,14 @@ def reap_call(slug: str, *, max_attempts: int, keep_seconds: int) -> Call:
         key(slug, "running"),
         key(slug, "detached"),
         key(slug, "stats"),
+        key(slug, "outbox"),
+        key(slug, "active"),
+        key(slug, "woken"),
+        key(slug, "seq"),
     ]
-    return Call(keys, [line_prefix(slug), max_attempts, keep_seconds])
+    named = running + detached
+    keys += [job_key(slug, job_id) for job_id in named]
+    return Call(keys, [max_attempts, keep_seconds, len(running), *named])
 
 
 def reap_reply(reply: list) -> Reaped:
@@ -231,8 +264,16 @@ def reap_reply(reply: list) -> Reaped:
 
 
 def cancel_call(slug: str, *, job_id: str, owner: str, keep_seconds: int) -> Call:
-    keys = [key(slug, "waiting"), job_key(slug, job_id), key(slug, "stats"), key(slug, "detached")]
-    return Call(keys, [job_id, owner, keep_seconds, line_prefix(slug)])
+    keys = [
+        key(slug, "waiting"),
+        job_key(slug, job_id),
+        key(slug, "stats"),
+        key(slug, "detached"),
+        key(slug, "outbox"),
+        key(slug, "active"),
+        key(slug, "seq"),
+    ]
+    return Call(keys, [job_id, owner, keep_seconds])
 
 
 def cancel_reply(reply: list) -> tuple[str, int | str, int, str]:
@@ -284,9 +325,18 @@ def live_call(slug: str, job_ids: list[str], field: str, values: list[Any]) -> C
 # --- clear.lua -------------------------------------------------------------------------
 
 
-def clear_call(slug: str, *, error: dict[str, str], keep_seconds: int) -> Call:
-    keys = [key(slug, "waiting"), key(slug, "detached"), key(slug, "stats")]
-    return Call(keys, [line_prefix(slug), json.dumps(error), keep_seconds])
+def clear_call(slug: str, *, job_ids: list[str], error: dict[str, str], keep_seconds: int) -> Call:
+    """`job_ids`: the waiting jobs, as the caller just read them."""
+    keys = [
+        key(slug, "waiting"),
+        key(slug, "detached"),
+        key(slug, "stats"),
+        key(slug, "outbox"),
+        key(slug, "active"),
+        key(slug, "seq"),
+    ]
+    keys += [job_key(slug, job_id) for job_id in job_ids]
+    return Call(keys, [json.dumps(error), keep_seconds, *job_ids])
 
 
 def clear_reply(reply: list) -> tuple[int, list[tuple[str, int, str]]]:

@@ -61,7 +61,6 @@ def test_components_describe_themselves():
 
 def test_a_generator_function_streams_and_cannot_batch():
     assert get_function("tell_story").streams is True
-    assert get_function("tell_story").describe()["streams"] is True
     assert get_function("identity_text").streams is False
 
     with pytest.raises(ValueError, match="cannot batch"):

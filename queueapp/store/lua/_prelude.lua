@@ -1,6 +1,7 @@
 -- The prelude of every script, loaded after the constants shared with Python (SECONDS and
 -- SIZES, the histograms' bounds; WAKE_MARK_MS), by store/scripts.py: the clock, the one way
 -- a job ends, and the demo's metrics, kept in Redis so every web process reports the same.
+-- Like the scripts, these helpers touch only keys the script was given in KEYS.
 
 -- Redis's clock in seconds: one clock for every web process and worker.
 local function clock()
@@ -8,8 +9,9 @@ local function clock()
   return tonumber(time[1]) + tonumber(time[2]) / 1000000
 end
 
--- Count `value` in the demo's histogram `name`: one counter per bucket, and the sum.
-local function observe(prefix, name, value, bounds)
+-- Count `value` in the histogram `name`, in the demo's histograms hash: a counter per
+-- bucket ("<name>:<bound>") and the sum ("<name>:sum").
+local function observe(hist_key, name, value, bounds)
   local bucket = '+Inf'
   for _, bound in ipairs(bounds) do
     if value <= bound then
@@ -17,39 +19,65 @@ local function observe(prefix, name, value, bounds)
       break
     end
   end
-  local histogram = prefix .. 'hist:' .. name
-  redis.call('HINCRBY', histogram, bucket, 1)
-  redis.call('HINCRBYFLOAT', histogram, 'sum', value)
+  redis.call('HINCRBY', hist_key, name .. ':' .. bucket, 1)
+  redis.call('HINCRBYFLOAT', hist_key, name .. ':sum', value)
 end
 
--- Add to the demo's counters of this minute ({field = amount, ...}), kept two hours for the
--- dashboard's charts. A script calls it once, with everything it counted.
-local function per_minute(prefix, now, amounts)
-  local minute = prefix .. 'minute:' .. math.floor(now / 60)
+-- Add to the demo's counters of this minute ({field = amount, ...}), fields "<minute>:<field>"
+-- of its minutes hash, kept two hours for the dashboard's charts: the first count of each
+-- minute drops the fields of minutes older than that. A script calls it once.
+local MINUTES_KEPT = 120
+local function per_minute(minutes_key, now, amounts)
+  local minute = math.floor(now / 60)
   for field, amount in pairs(amounts) do
     if amount ~= 0 then
-      redis.call('HINCRBYFLOAT', minute, field, amount)
+      redis.call('HINCRBYFLOAT', minutes_key, minute .. ':' .. field, amount)
     end
   end
-  redis.call('EXPIRE', minute, 7200)
+  if tonumber(redis.call('HGET', minutes_key, 'pruned') or '0') < minute then
+    redis.call('HSET', minutes_key, 'pruned', minute)
+    for _, field in ipairs(redis.call('HKEYS', minutes_key)) do
+      local at = tonumber(string.match(field, '^(%d+):'))
+      if at and at <= minute - MINUTES_KEPT then
+        redis.call('HDEL', minutes_key, field)
+      end
+    end
+  end
+  redis.call('EXPIRE', minutes_key, MINUTES_KEPT * 60)
+end
+
+-- Add `by` to the active jobs of a visitor and of their network address (fields
+-- "owner:<owner>" and "address:<address>" of the demo's active hash; none for an unknown
+-- address). A field that reaches 0 goes.
+local function count_active(active_key, owner, address, by)
+  local fields = {'owner:' .. owner}
+  if address and address ~= '' then
+    table.insert(fields, 'address:' .. address)
+  end
+  for _, field in ipairs(fields) do
+    if redis.call('HINCRBY', active_key, field, by) <= 0 then
+      redis.call('HDEL', active_key, field)
+    end
+  end
 end
 
 -- End a job, whatever ended it: its status ("completed", "failed", "expired", "cancelled")
 -- and outcome (`field` "outputs" or "error", or nil) are recorded and kept `keep` seconds,
--- it leaves its owner's active jobs, it is counted in the stats hash, and it goes into the
--- outbox (job id -> time) until its visitor has been told; a sweeper delivers what is left.
--- The caller has taken it out of the waiting or running set.
-local function end_job(prefix, stats_key, job_key, id, status, field, value, now, keep)
-  local owner = redis.call('HGET', job_key, 'owner')
+-- it stops counting as its visitor's active job, it is counted in the stats hash, and it
+-- goes into the outbox (job id -> time) until its visitor has been told; a sweeper delivers
+-- what is left there. `line` holds the keys this needs: {stats, active, outbox}. The caller
+-- has taken the job out of the waiting or running set.
+local function end_job(line, job_key, id, status, field, value, now, keep)
+  local job = redis.call('HMGET', job_key, 'owner', 'address')
   redis.call('HSET', job_key, 'status', status, 'finished', tostring(now))
   if field then
     redis.call('HSET', job_key, field, value)
   end
   redis.call('HDEL', job_key, 'inputs', 'progress', 'partial', 'eta_at')
   redis.call('EXPIRE', job_key, keep)
-  if owner then
-    redis.call('SREM', prefix .. 'owner:' .. owner, id)
+  if job[1] then
+    count_active(line.active, job[1], job[2], -1)
   end
-  redis.call('HINCRBY', stats_key, status, 1)
-  redis.call('ZADD', prefix .. 'outbox', now, id)
+  redis.call('HINCRBY', line.stats, status, 1)
+  redis.call('ZADD', line.outbox, now, id)
 end

@@ -1,7 +1,7 @@
 -- Cancel a waiting job for its owner.
 -- KEYS[1] waiting zset   KEYS[2] the job's hash   KEYS[3] stats hash   KEYS[4] detached zset
+-- KEYS[5] outbox zset   KEYS[6] active hash   KEYS[7] the line's seq
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] seconds to keep the cancelled job
--- ARGV[4] the demo's key prefix
 -- Returns {"cancelled", ticket, line seq, reply channel} | {"not_waiting", status} | {"unknown"}.
 -- A job of another owner is "unknown": its existence is not revealed. Like every ending, a
 -- cancellation goes into the outbox until the canceller has told the job's visitor.
@@ -14,5 +14,6 @@ if job[1] ~= 'waiting' then
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-end_job(ARGV[4], KEYS[3], KEYS[2], ARGV[1], 'cancelled', nil, nil, clock(), ARGV[3])
-return {'cancelled', job[3], redis.call('INCR', ARGV[4] .. 'seq'), job[4] or ''}
+local line = {stats = KEYS[3], active = KEYS[6], outbox = KEYS[5]}
+end_job(line, KEYS[2], ARGV[1], 'cancelled', nil, nil, clock(), ARGV[3])
+return {'cancelled', job[3], redis.call('INCR', KEYS[7]), job[4] or ''}

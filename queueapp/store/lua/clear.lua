@@ -1,25 +1,31 @@
--- Clear a demo's line: every waiting job ends as failed with the given error, at once.
--- KEYS[1] waiting zset   KEYS[2] detached zset   KEYS[3] stats hash
--- ARGV[1] the demo's key prefix   ARGV[2] the error (JSON)   ARGV[3] seconds to keep the records
+-- Clear a demo's line: the jobs the caller found waiting (and declared) end as failed with the
+-- given error, at once. A job that joined after the caller looked stays in the line.
+-- KEYS[1] waiting zset   KEYS[2] detached zset   KEYS[3] stats hash   KEYS[4] outbox zset
+-- KEYS[5] active hash   KEYS[6] the line's seq   KEYS[7..] the jobs' hashes, in ARGV order
+-- ARGV[1] the error (JSON)   ARGV[2] seconds to keep the records   ARGV[3..] the jobs' ids
 -- Returns {line seq, then per cleared job three values: id, ticket, reply channel}.
 local now = clock()
+local line = {stats = KEYS[3], active = KEYS[5], outbox = KEYS[4]}
 local reply = {0}
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 1, #ids, 2 do
-  local id, ticket = ids[i], ids[i + 1]
-  local key = ARGV[1] .. 'job:' .. id
-  local channel = redis.call('HGET', key, 'channel')
-  end_job(ARGV[1], KEYS[3], key, id, 'failed', 'error', ARGV[2], now, ARGV[3])
-  for _, value in ipairs({id, ticket, channel or ''}) do
-    table.insert(reply, value)
+local cleared = 0
+for i = 7, #KEYS do
+  local id = ARGV[i - 4]
+  local ticket = redis.call('ZSCORE', KEYS[1], id)
+  if ticket then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    local channel = redis.call('HGET', KEYS[i], 'channel')
+    end_job(line, KEYS[i], id, 'failed', 'error', ARGV[1], now, ARGV[2])
+    cleared = cleared + 1
+    for _, value in ipairs({id, ticket, channel or ''}) do
+      table.insert(reply, value)
+    end
   end
 end
-if #ids > 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('DEL', KEYS[2])
-  redis.call('HINCRBY', KEYS[3], 'cleared', #ids / 2)
-  reply[1] = redis.call('INCR', ARGV[1] .. 'seq')
+if cleared > 0 then
+  redis.call('HINCRBY', KEYS[3], 'cleared', cleared)
+  reply[1] = redis.call('INCR', KEYS[6])
 else
-  reply[1] = redis.call('GET', ARGV[1] .. 'seq') or 0
+  reply[1] = redis.call('GET', KEYS[6]) or 0
 end
 return reply

@@ -1,28 +1,33 @@
 -- Record the ending of each job of a batch, once: only a job that is still running under
 -- this worker's slot can end here (one that was cancelled, timed out, or handed to another
 -- worker after this one was presumed dead is left as it is).
--- KEYS[1] running zset   KEYS[2] stats hash   KEYS[3..] the jobs' hashes, in ARGV order
+-- KEYS[1] running zset   KEYS[2] stats hash   KEYS[3] outbox zset   KEYS[4] active hash
+-- KEYS[5] histograms hash   KEYS[6] minutes hash   KEYS[7] recent run times of batches of
+-- this size (list)   KEYS[8] batch sizes set   KEYS[9..] the jobs' hashes, in ARGV order
 -- ARGV[1] seconds to keep finished jobs   ARGV[2] batch duration in seconds
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
--- ARGV[4] the worker's slot token   ARGV[5] the demo's key prefix
+-- ARGV[4] the worker's slot token
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
--- Each recorded ending also goes into the outbox (end_job), which the worker empties once it
--- has told the visitor; a sweeper delivers what a dead worker left there.
+-- Each recorded ending goes into the outbox (end_job), which the worker empties once it has
+-- told the visitor; a sweeper delivers what a dead worker left there.
 -- Returns one reply channel per job ("" for a job whose ending was not recorded here).
 local now = clock()
+local line = {stats = KEYS[2], active = KEYS[4], outbox = KEYS[3]}
 local channels = {}
 local ended = {completed = 0, failed = 0}
-for i = 3, #KEYS do
-  local base = 6 + (i - 3) * 3
+local size = #KEYS - 8
+for i = 1, size do
+  local job_key = KEYS[8 + i]
+  local base = 5 + (i - 1) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', KEYS[i], 'status', 'channel', 'slot')
+  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot')
   if job[1] == 'running' and job[3] == ARGV[4] then
     local field = 'outputs'
     if status ~= 'completed' then
       field = 'error'
     end
     redis.call('ZREM', KEYS[1], id)
-    end_job(ARGV[5], KEYS[2], KEYS[i], id, status, field, payload, now, ARGV[1])
+    end_job(line, job_key, id, status, field, payload, now, ARGV[1])
     ended[status] = ended[status] + 1
     table.insert(channels, job[2])
   else
@@ -31,7 +36,6 @@ for i = 3, #KEYS do
 end
 
 local weight = tonumber(ARGV[3])
-local size = #KEYS - 2
 local stats = redis.call('HMGET', KEYS[2], 'avg_run', 'avg_batch')
 local avg_run, avg_batch = tonumber(ARGV[2]), size
 if stats[1] then
@@ -41,12 +45,11 @@ end
 redis.call('HSET', KEYS[2], 'avg_run', tostring(avg_run), 'avg_batch', tostring(avg_batch))
 redis.call('HINCRBY', KEYS[2], 'batches', 1)
 redis.call('HINCRBY', KEYS[2], 'jobs', size)
-local runs = ARGV[5] .. 'runs:' .. size
-redis.call('LPUSH', runs, ARGV[2])
-redis.call('LTRIM', runs, 0, 499)
-redis.call('SADD', ARGV[5] .. 'batch_sizes', size)
-observe(ARGV[5], 'run', tonumber(ARGV[2]), SECONDS)
-observe(ARGV[5], 'batch', size, SIZES)
+redis.call('LPUSH', KEYS[7], ARGV[2])
+redis.call('LTRIM', KEYS[7], 0, 499)
+redis.call('SADD', KEYS[8], size)
+observe(KEYS[5], 'run', tonumber(ARGV[2]), SECONDS)
+observe(KEYS[5], 'batch', size, SIZES)
 ended.batches, ended.batch_jobs, ended.run_sum = 1, size, tonumber(ARGV[2])
-per_minute(ARGV[5], now, ended)
+per_minute(KEYS[6], now, ended)
 return channels

@@ -1,13 +1,14 @@
 -- Admit a job to a demo's line, or refuse it, in one atomic step.
 -- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)   KEYS[3] ticket counter
 -- KEYS[4] the job's hash   KEYS[5] slots zset (slot token -> lease deadline)
--- KEYS[6] stats hash   KEYS[7] the owner's set of active job ids
--- KEYS[8] the network address's set of active job ids
--- KEYS[9] the owner's join counter   KEYS[10] the address's join counter (each a minute long)
+-- KEYS[6] stats hash   KEYS[7] active hash (active jobs per owner and per address)
+-- KEYS[8] the owner's join counter   KEYS[9] the address's join counter (each a minute long)
+-- KEYS[10] idle set   KEYS[11] bell list   KEYS[12] wake-up mark   KEYS[13] the line's seq
+-- KEYS[14] minutes hash
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
--- ARGV[7] the demo's key prefix, "lineup:{slug}:"
+-- ARGV[7] the visitor's network address ("": unknown)
 -- ARGV[8] the settings version the caller checked the inputs against ("": do not check)
 -- ARGV[9] the most active jobs per address   ARGV[10] the most joins a minute per owner
 -- ARGV[11] the most joins a minute per address   ("" for any of these: no limit)
@@ -34,12 +35,12 @@ local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 
 local function refuse(reason, detail)
   redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
-  per_minute(ARGV[7], now, {rejected = 1})
+  per_minute(KEYS[14], now, {rejected = 1})
   return {reason, detail, stats[1] or '', stats[2] or ''}
 end
 
 -- Joins in the counter's minute, counted whether or not they are admitted.
-local rate_limits = {{KEYS[9], tonumber(ARGV[10])}, {KEYS[10], tonumber(ARGV[11])}}
+local rate_limits = {{KEYS[8], tonumber(ARGV[10])}, {KEYS[9], tonumber(ARGV[11])}}
 for _, rate in ipairs(rate_limits) do
   if rate[2] then
     local count = redis.call('INCR', rate[1])
@@ -52,26 +53,14 @@ for _, rate in ipairs(rate_limits) do
   end
 end
 
--- How many of the set's jobs still wait or run; jobs that ended leave the set here.
-local function active_count(set_key, limit)
-  local active = redis.call('SMEMBERS', set_key)
-  if #active < limit then
-    return #active
-  end
-  for _, id in ipairs(active) do
-    local status = redis.call('HGET', ARGV[7] .. 'job:' .. id, 'status')
-    if status ~= 'waiting' and status ~= 'running' then
-      redis.call('SREM', set_key, id)
-    end
-  end
-  return redis.call('SCARD', set_key)
+-- Active jobs (waiting or running) of the owner and of the address: end_job counts them down.
+local active_limits = {{'owner:' .. ARGV[2], tonumber(cfg[4] or ''), 'owner_limit'}}
+if ARGV[7] ~= '' then
+  table.insert(active_limits, {'address:' .. ARGV[7], tonumber(ARGV[9]), 'address_limit'})
 end
-
-local active_limits = {{KEYS[7], tonumber(cfg[4] or ''), 'owner_limit'},
-                       {KEYS[8], tonumber(ARGV[9]), 'address_limit'}}
 for _, active in ipairs(active_limits) do
   if active[2] then
-    local count = active_count(active[1], active[2])
+    local count = tonumber(redis.call('HGET', KEYS[7], active[1]) or '0')
     if count >= active[2] then
       return refuse(active[3], count)
     end
@@ -89,7 +78,8 @@ end
 
 local ticket = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
-  'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
+  'address', ARGV[7], 'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now),
+  'attempts', 0)
 if ARGV[12] ~= '' then
   -- Pace.eta for the job's rank: what the visitor is told, kept to measure the ETA's error.
   local eta = math.ceil((waiting + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
@@ -97,31 +87,26 @@ if ARGV[12] ~= '' then
 end
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], ticket, ARGV[1])
-redis.call('SADD', KEYS[7], ARGV[1])
+count_active(KEYS[7], ARGV[2], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[5])
-if tonumber(ARGV[9]) then
-  redis.call('SADD', KEYS[8], ARGV[1])
-  redis.call('EXPIRE', KEYS[8], ARGV[5])
-end
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
-per_minute(ARGV[7], now, {admitted = 1})
+per_minute(KEYS[14], now, {admitted = 1})
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 -- A worker lingering on this line takes the job when the bell rings: no new worker is woken.
-local idle_key = ARGV[7] .. 'idle'
-for _, token in ipairs(redis.call('SMEMBERS', idle_key)) do
+for _, token in ipairs(redis.call('SMEMBERS', KEYS[10])) do
   if redis.call('ZSCORE', KEYS[5], token) then
-    redis.call('LPUSH', ARGV[7] .. 'bell', ticket)
-    redis.call('LTRIM', ARGV[7] .. 'bell', 0, 63)
+    redis.call('LPUSH', KEYS[11], ticket)
+    redis.call('LTRIM', KEYS[11], 0, 63)
     free = 0
     break
   end
-  redis.call('SREM', idle_key, token)
+  redis.call('SREM', KEYS[10], token)
 end
 -- One wake-up at a time: the next batch a worker takes clears the mark.
 local wake = 0
-if free > 0 and redis.call('SET', ARGV[7] .. 'woken', '1', 'NX', 'PX', WAKE_MARK_MS) then
+if free > 0 and redis.call('SET', KEYS[12], '1', 'NX', 'PX', WAKE_MARK_MS) then
   wake = 1
 end
-local seq = redis.call('GET', ARGV[7] .. 'seq') or '0'
+local seq = redis.call('GET', KEYS[13]) or '0'
 return {'ok', ticket, waiting, wake, stats[1] or '', stats[2] or '', tostring(now), seq}

@@ -3,11 +3,18 @@
 -- linger: keep the slot for a moment, marked idle, and wait for the line's bell, which a join
 -- rings instead of waking a new worker. Otherwise the slot is released in this same step, so
 -- a job that joins afterwards sees a free slot and wakes a worker (no lost wakeup).
+-- The jobs of the batch are declared: the caller reads the head of the line first and names
+-- it (KEYS[14..], ARGV[4..]); the batch is the longest start of that list that is still the
+-- head of the line, and {"retry", size} asks the caller to read `size` jobs of the head again.
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] stats hash   KEYS[6] detached zset   KEYS[7] idle set (slot tokens)
--- ARGV[1] slot token   ARGV[2] slot lease seconds   ARGV[3] the demo's key prefix
--- ARGV[4] seconds to linger on an empty line (0: release the slot)
+-- KEYS[8] wake-up mark   KEYS[9] the line's seq   KEYS[10] recent waits list
+-- KEYS[11] recent ETA errors list   KEYS[12] histograms hash   KEYS[13] minutes hash
+-- KEYS[14..] the hashes of the jobs at the head of the line, in order
+-- ARGV[1] slot token   ARGV[2] slot lease seconds
+-- ARGV[3] seconds to linger on an empty line (0: release the slot)   ARGV[4..] those jobs' ids
 -- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
+--      | {"retry", batch size}
 --      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local now = clock()
@@ -24,11 +31,11 @@ if cfg[7] == '1' then
   return {'paused'}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-redis.call('DEL', ARGV[3] .. 'woken')
+redis.call('DEL', KEYS[8])
 local held = redis.call('ZSCORE', KEYS[3], ARGV[1])
 local waiting = redis.call('ZCARD', KEYS[2])
 if waiting == 0 then
-  local linger = tonumber(ARGV[4])
+  local linger = tonumber(ARGV[3])
   if held and linger > 0 then
     -- A short lease: a worker that dies while idle frees its slot soon.
     redis.call('ZADD', KEYS[3], now + 2 * linger + 1, ARGV[1])
@@ -50,45 +57,55 @@ if held then
 elseif slots >= tonumber(cfg[1]) then
   return {'busy'}
 end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('SREM', KEYS[7], ARGV[1])
 
 local size = 1
 if cfg[2] == '1' then
   size = tonumber(cfg[3])
 end
+-- The batch: the declared jobs that are still the head of the line, in order.
+local head = redis.call('ZRANGE', KEYS[2], 0, size - 1)
+local count = 0
+while count < #head and head[count + 1] == ARGV[count + 4] do
+  count = count + 1
+end
+-- Read again when the head changed at once, or when the caller named too few jobs.
+if count == 0 or (count == #ARGV - 3 and count < #head) then
+  return {'retry', size}
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[1])
+
 local wait_ms = tonumber(cfg[4])
 if size > 1 and waiting < size and wait_ms > 0 then
-  local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  local created = tonumber(redis.call('HGET', ARGV[3] .. 'job:' .. head, 'created') or now)
+  local created = tonumber(redis.call('HGET', KEYS[14], 'created') or now)
   local left = created + wait_ms / 1000 - now
   if left > 0 then
     return {'wait', math.ceil(left * 1000)}
   end
 end
 
-local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
+local ids = {unpack(head, 1, count)}
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
 local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
-local reply = {'batch', cfg[5], redis.call('INCR', ARGV[3] .. 'seq'), stats[1] or '', stats[2] or ''}
+local reply = {'batch', cfg[5], redis.call('INCR', KEYS[9]), stats[1] or '', stats[2] or ''}
 local deadline = now + tonumber(cfg[6])
 local started = {started = 0, wait_sum = 0}
-for _, id in ipairs(ids) do
-  local key = ARGV[3] .. 'job:' .. id
+for i, id in ipairs(ids) do
+  local key = KEYS[13 + i]
   local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at')
   if job[1] then
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', KEYS[4], deadline, id)
     local wait = now - tonumber(job[4])
-    redis.call('LPUSH', ARGV[3] .. 'waits', tostring(wait))
-    observe(ARGV[3], 'wait', wait, SECONDS)
+    redis.call('LPUSH', KEYS[10], tostring(wait))
+    observe(KEYS[12], 'wait', wait, SECONDS)
     started.started = started.started + 1
     started.wait_sum = started.wait_sum + wait
     if job[5] then
-      redis.call('LPUSH', ARGV[3] .. 'eta_errors', tostring(now - tonumber(job[5])))
-      observe(ARGV[3], 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
+      redis.call('LPUSH', KEYS[11], tostring(now - tonumber(job[5])))
+      observe(KEYS[12], 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
       redis.call('HDEL', key, 'eta_at')
     end
     table.insert(reply, id)
@@ -97,7 +114,7 @@ for _, id in ipairs(ids) do
     table.insert(reply, job[3])
   end
 end
-per_minute(ARGV[3], now, started)
-redis.call('LTRIM', ARGV[3] .. 'waits', 0, 999)
-redis.call('LTRIM', ARGV[3] .. 'eta_errors', 0, 999)
+per_minute(KEYS[13], now, started)
+redis.call('LTRIM', KEYS[10], 0, 999)
+redis.call('LTRIM', KEYS[11], 0, 999)
 return reply
