@@ -38,7 +38,7 @@ class TakenJob:
 @dataclass(frozen=True)
 class Taken:
     """What a worker got: `status` is "batch", "wait", "idle", "busy", "paused" or "empty"
-    ("retry" only inside the store: the head of the line changed while it was read)."""
+    ("retry" only inside the store: read `size` jobs of the head of the line again)."""
 
     status: str
     function: str = ""

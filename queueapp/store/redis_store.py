@@ -52,7 +52,7 @@ def _json(value: str | None) -> Any:
 class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
-        self._batch_sizes: dict[str, int] = {}  # the batch size of each line, last seen
+        self._head_lengths: dict[str, int] = {}  # how much of each line's head to read
         self.scripts = {
             name: client.register_script(scripts.source(name)) for name in scripts.NAMES
         }
@@ -114,11 +114,11 @@ class RedisQueueStore(QueueStore):
         return scripts.join_reply(self._run("join", call))
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
-        # The script takes only jobs it was given in KEYS: read the head of the line, as long
-        # as the last batch of this line was, and read it again if the script says so.
-        size = self._batch_sizes.get(slug, 1)
+        # The script takes only jobs it was given in KEYS: read the head of the line (as much
+        # of it as the script last asked for), and read it again if the script says so.
+        count = self._head_lengths.get(slug, 1)
         for _ in range(MAX_READS_OF_THE_HEAD):
-            head = self.redis.zrange(key(slug, "waiting"), 0, size - 1)
+            head = self.redis.zrange(key(slug, "waiting"), 0, count - 1)
             call = scripts.take_batch_call(
                 slug,
                 slot=slot,
@@ -129,7 +129,7 @@ class RedisQueueStore(QueueStore):
             taken = scripts.take_batch_reply(self._run("take_batch", call))
             if taken.status != "retry":
                 return taken
-            size = self._batch_sizes[slug] = taken.size
+            count = self._head_lengths[slug] = taken.size
         raise RuntimeError(f"the head of {slug}'s line kept changing while it was read")
 
     def wait_for_bell(self, slug: str, *, timeout: float) -> bool:

@@ -4,8 +4,9 @@
 -- rings instead of waking a new worker. Otherwise the slot is released in this same step, so
 -- a job that joins afterwards sees a free slot and wakes a worker (no lost wakeup).
 -- The jobs of the batch are declared: the caller reads the head of the line first and names
--- it (KEYS[14..], ARGV[4..]); the batch is the longest start of that list that is still the
--- head of the line, and {"retry", size} asks the caller to read `size` jobs of the head again.
+-- it (KEYS[14..], ARGV[4..]), as many jobs as `concurrency` batches hold, so that workers
+-- taking batches at the same time all find theirs among the jobs they named. When the
+-- batch's jobs are not all among them, {"retry", how many} asks the caller to read again.
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] stats hash   KEYS[6] detached zset   KEYS[7] idle set (slot tokens)
 -- KEYS[8] wake-up mark   KEYS[9] the line's seq   KEYS[10] recent waits list
@@ -14,7 +15,7 @@
 -- ARGV[1] slot token   ARGV[2] slot lease seconds
 -- ARGV[3] seconds to linger on an empty line (0: release the slot)   ARGV[4..] those jobs' ids
 -- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
---      | {"retry", batch size}
+--      | {"retry", how many jobs of the head to name}
 --      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local now = clock()
@@ -62,37 +63,37 @@ local size = 1
 if cfg[2] == '1' then
   size = tonumber(cfg[3])
 end
--- The batch: the declared jobs that are still the head of the line, in order.
-local head = redis.call('ZRANGE', KEYS[2], 0, size - 1)
-local count = 0
-while count < #head and head[count + 1] == ARGV[count + 4] do
-  count = count + 1
+-- The batch: the head of the line, if the caller named every job of it.
+local named = {}
+for i = 4, #ARGV do
+  named[ARGV[i]] = KEYS[i + 10]
 end
--- Read again when the head changed at once, or when the caller named too few jobs.
-if count == 0 or (count == #ARGV - 3 and count < #head) then
-  return {'retry', size}
+local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
+for _, id in ipairs(ids) do
+  if not named[id] then
+    return {'retry', size * math.max(tonumber(cfg[1]), 1)}
+  end
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('SREM', KEYS[7], ARGV[1])
 
 local wait_ms = tonumber(cfg[4])
 if size > 1 and waiting < size and wait_ms > 0 then
-  local created = tonumber(redis.call('HGET', KEYS[14], 'created') or now)
+  local created = tonumber(redis.call('HGET', named[ids[1]], 'created') or now)
   local left = created + wait_ms / 1000 - now
   if left > 0 then
     return {'wait', math.ceil(left * 1000)}
   end
 end
 
-local ids = {unpack(head, 1, count)}
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
 local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
 local reply = {'batch', cfg[5], redis.call('INCR', KEYS[9]), stats[1] or '', stats[2] or ''}
 local deadline = now + tonumber(cfg[6])
 local started = {started = 0, wait_sum = 0}
-for i, id in ipairs(ids) do
-  local key = KEYS[13 + i]
+for _, id in ipairs(ids) do
+  local key = named[id]
   local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at')
   if job[1] then
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
