@@ -41,7 +41,7 @@ def drain_demo(slug: str) -> int:
     while True:
         taken = store.take_batch(slug, slot=slot, linger=patience)
         if taken.status == "idle":
-            if not store.wait_for_bell(slug, timeout=patience):
+            if not store.wait_for_bell(slug, slot=slot, timeout=patience):
                 patience = 0  # nobody came: give the slot back on the next call
             continue
         if taken.status == "wait":

@@ -158,8 +158,9 @@ class QueueStore:
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
         raise NotImplementedError
 
-    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
-        """Wait until a join rings the line's bell; False on timeout."""
+    def wait_for_bell(self, slug: str, *, slot: str, timeout: float) -> bool:
+        """Wait until a join rings the line's bell for the worker holding `slot`; False on
+        timeout."""
         raise NotImplementedError
 
     def renew(self, slug: str, *, slot: str) -> bool:

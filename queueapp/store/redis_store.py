@@ -53,6 +53,7 @@ class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
         self._head_lengths: dict[str, int] = {}  # how much of each line's head to read
+        self._heads_seen: dict[tuple[str, str], list[str]] = {}  # (line, slot) -> its head
         self.scripts = {
             name: client.register_script(scripts.source(name)) for name in scripts.NAMES
         }
@@ -114,11 +115,14 @@ class RedisQueueStore(QueueStore):
         return scripts.join_reply(self._run("join", call))
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
-        # The script takes only jobs it was given in KEYS: read the head of the line (as much
-        # of it as the script last asked for), and read it again if the script says so.
+        # The script takes only jobs it was given in KEYS: name the head of the line as this
+        # slot last saw it (its last batch's reply, or the bell), else read it (as much of it
+        # as the script last asked for), and read it again if the script says so.
+        head = self._heads_seen.pop((slug, slot), None)
         count = self._head_lengths.get(slug, 1)
         for _ in range(MAX_READS_OF_THE_HEAD):
-            head = self.redis.zrange(key(slug, "waiting"), 0, count - 1)
+            if not head:
+                head = self.redis.zrange(key(slug, "waiting"), 0, count - 1)
             call = scripts.take_batch_call(
                 slug,
                 slot=slot,
@@ -126,14 +130,19 @@ class RedisQueueStore(QueueStore):
                 linger=linger,
                 head=head,
             )
-            taken = scripts.take_batch_reply(self._run("take_batch", call))
+            taken, head = scripts.take_batch_reply(self._run("take_batch", call))
             if taken.status != "retry":
+                if head:
+                    self._heads_seen[slug, slot] = head
                 return taken
             count = self._head_lengths[slug] = taken.size
         raise RuntimeError(f"the head of {slug}'s line kept changing while it was read")
 
-    def wait_for_bell(self, slug: str, *, timeout: float) -> bool:
-        return self.redis.blpop([key(slug, "bell")], timeout=timeout) is not None
+    def wait_for_bell(self, slug: str, *, slot: str, timeout: float) -> bool:
+        rung = self.redis.blpop([key(slug, "bell")], timeout=timeout)
+        if rung is not None:
+            self._heads_seen[slug, slot] = [rung[1]]  # the job that rang it
+        return rung is not None
 
     def renew(self, slug: str, *, slot: str) -> bool:
         call = scripts.renew_call(slug, slot=slot, lease=settings.LINEUP_SLOT_LEASE_SECONDS)

@@ -172,15 +172,17 @@ def take_batch_call(slug: str, *, slot: str, lease: float, linger: float, head: 
     return Call(keys, [slot, lease, linger, *head])
 
 
-def take_batch_reply(reply: list) -> Taken:
+def take_batch_reply(reply: list) -> tuple[Taken, list[str]]:
+    """What the worker got, and the head of the line left after its batch."""
     status = reply[0]
     if status == "wait":
-        return Taken(status, wait_ms=int(reply[1]))
+        return Taken(status, wait_ms=int(reply[1])), []
     if status == "retry":
-        return Taken(status, size=int(reply[1]))
+        return Taken(status, size=int(reply[1])), []
     if status != "batch":
-        return Taken(status)
-    function, seq, avg_run, avg_batch, *rows = reply[1:]
+        return Taken(status), []
+    function, seq, avg_run, avg_batch, count, *rest = reply[1:]
+    rows, head = rest[: 4 * count], rest[4 * count :]
     jobs = [
         TakenJob(
             id=rows[i], ticket=int(rows[i + 1]), channel=rows[i + 2], inputs=json.loads(rows[i + 3])
@@ -188,7 +190,7 @@ def take_batch_reply(reply: list) -> Taken:
         for i in range(0, len(rows), 4)
     ]
     stats = DemoStats(_float(avg_run), _float(avg_batch))
-    return Taken(status, function=function, jobs=jobs, seq=int(seq), stats=stats)
+    return Taken(status, function=function, jobs=jobs, seq=int(seq), stats=stats), head
 
 
 # --- renew.lua -------------------------------------------------------------------------

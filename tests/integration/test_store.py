@@ -167,7 +167,7 @@ def test_a_lingering_worker_is_rung_instead_of_waking_another(slug, publish):
     assert store.take_batch(slug, slot="w", linger=5).status == "idle"
     admission = store.join(slug, job_id="next", owner="x", channel="c", inputs=[])
     assert admission.wake is False  # rang the bell: no new worker needed
-    assert store.wait_for_bell(slug, timeout=1) is True
+    assert store.wait_for_bell(slug, slot="w", timeout=1) is True
     assert [job.id for job in store.take_batch(slug, slot="w", linger=5).jobs] == ["next"]
     # Not lingering: the empty line gives the slot back, and the next join wakes a worker.
     assert store.take_batch(slug, slot="w", linger=0).status == "empty"

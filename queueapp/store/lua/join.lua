@@ -93,10 +93,11 @@ redis.call('HINCRBY', KEYS[6], 'admitted', 1)
 per_minute(KEYS[14], now, {admitted = 1})
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
--- A worker lingering on this line takes the job when the bell rings: no new worker is woken.
+-- A worker lingering on this line takes the job when the bell rings (with the job's id): no
+-- new worker is woken.
 for _, token in ipairs(redis.call('SMEMBERS', KEYS[10])) do
   if redis.call('ZSCORE', KEYS[5], token) then
-    redis.call('LPUSH', KEYS[11], ticket)
+    redis.call('LPUSH', KEYS[11], ARGV[1])
     redis.call('LTRIM', KEYS[11], 0, 63)
     free = 0
     break

@@ -16,7 +16,8 @@
 -- ARGV[3] seconds to linger on an empty line (0: release the slot)   ARGV[4..] those jobs' ids
 -- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
 --      | {"retry", how many jobs of the head to name}
---      | {"batch", function, line seq, avg run, avg batch, then per job: id, ticket, channel, inputs}.
+--      | {"batch", function, line seq, avg run, avg batch, how many jobs, then per job: id,
+--         ticket, channel, inputs; then the head of the line that is left, to name next time}.
 -- The line's seq counts the changes that move waiting jobs; broadcasts carry it.
 local now = clock()
 local cfg = redis.call('HMGET', KEYS[1], 'concurrency', 'batch', 'max_batch_size',
@@ -68,10 +69,11 @@ local named = {}
 for i = 4, #ARGV do
   named[ARGV[i]] = KEYS[i + 10]
 end
+local window = size * math.max(tonumber(cfg[1]), 1)
 local ids = redis.call('ZRANGE', KEYS[2], 0, size - 1)
 for _, id in ipairs(ids) do
   if not named[id] then
-    return {'retry', size * math.max(tonumber(cfg[1]), 1)}
+    return {'retry', window}
   end
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
@@ -89,7 +91,7 @@ end
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
 local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
-local reply = {'batch', cfg[5], redis.call('INCR', KEYS[9]), stats[1] or '', stats[2] or ''}
+local reply = {'batch', cfg[5], redis.call('INCR', KEYS[9]), stats[1] or '', stats[2] or '', 0}
 local deadline = now + tonumber(cfg[6])
 local started = {started = 0, wait_sum = 0}
 for _, id in ipairs(ids) do
@@ -113,7 +115,11 @@ for _, id in ipairs(ids) do
     table.insert(reply, job[1])
     table.insert(reply, job[2])
     table.insert(reply, job[3])
+    reply[6] = reply[6] + 1
   end
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, window - 1)) do
+  table.insert(reply, id)
 end
 per_minute(KEYS[13], now, started)
 redis.call('LTRIM', KEYS[10], 0, 999)
