@@ -1,12 +1,18 @@
 from django.conf import settings
 from django.urls import path
 
-from . import api, metrics, openapi, views
+from . import api, gradio, metrics, openapi, views
 
 urlpatterns = [
     path("", views.demo_list, name="demo-list"),
     path("demos/<slug:slug>/", views.demo_page, name="demo-page"),
     path("demos/<slug:slug>/api/", views.demo_api, name="demo-api"),
+    # Gradio's clients, at the demo's own URL (docs/gradio-clients.md).
+    path("demos/<slug:slug>/config", gradio.config, name="gradio-config"),
+    path("demos/<slug:slug>/gradio_api/info", gradio.info, name="gradio-info"),
+    path("demos/<slug:slug>/gradio_api/queue/join", gradio.queue_join, name="gradio-join"),
+    path("demos/<slug:slug>/gradio_api/queue/data", gradio.queue_data, name="gradio-data"),
+    path("demos/<slug:slug>/gradio_api/cancel", gradio.cancel, name="gradio-cancel"),
     path("socket-token/", views.socket_token, name="socket-token"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),
     path("metrics", metrics.metrics, name="metrics"),

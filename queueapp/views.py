@@ -13,7 +13,7 @@ from models_registry.files import result_link_valid
 from models_registry.models import Demo
 from models_registry.registry import find_function
 
-from . import access
+from . import access, gradio
 
 
 @require_GET
@@ -83,6 +83,9 @@ def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
         "site": request.build_absolute_uri("/").rstrip("/"),
         "data_json": json.dumps(data),
         "files": files,
+        # Gradio's clients take the same values as arguments (files are for a later round).
+        "gradio_args": ", ".join(repr(value) for value in data),
+        "gradio_api_name": gradio.api_name(demo.slug),
     }
     return render(request, "lineup/demo_api.html", context)
 

@@ -240,6 +240,19 @@ class QueueStore:
         its first request; return the count and the seconds left in the window."""
         raise NotImplementedError
 
+    def session_follow(self, slug: str, session: str, job_id: str, ttl: float) -> None:
+        """A client session (Gradio's `session_hash`) has the job among its events; the
+        session is kept `ttl` seconds after its last job."""
+        raise NotImplementedError
+
+    def session_events(self, slug: str, session: str) -> list[str]:
+        """The session's jobs whose endings it has not been told yet, oldest first."""
+        raise NotImplementedError
+
+    def session_forget(self, slug: str, session: str, job_id: str) -> None:
+        """The session was told the job's ending."""
+        raise NotImplementedError
+
     def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
         """A worker process is alive, for `ttl` seconds more; `about` says what it is."""
         raise NotImplementedError

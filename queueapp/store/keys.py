@@ -25,6 +25,11 @@ def job_key(slug: str, job_id: str) -> str:
     return key(slug, f"job:{job_id}")
 
 
+def session_key(slug: str, session: str) -> str:
+    """A client session's jobs in the demo (Gradio's `session_hash`), by when they joined."""
+    return key(slug, f"session:{session}")
+
+
 def rate_key(slug: str, who: str, name: str | None) -> str:
     """Joins this minute by an owner (`who` "owner") or an address (`who` "address")."""
     return key(slug, f"rate:{who}:{name}")

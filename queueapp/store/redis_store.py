@@ -4,6 +4,7 @@ worker node; reads are plain commands, pipelined."""
 
 import asyncio
 import json
+import time
 from functools import cache
 from typing import Any
 
@@ -24,7 +25,7 @@ from .base import (
     Taken,
     Undelivered,
 )
-from .keys import DEMOS_KEY, job_key, key, pool_key, requests_key, worker_key
+from .keys import DEMOS_KEY, job_key, key, pool_key, requests_key, session_key, worker_key
 
 # Redis connections: no socket timeout (redis-py 8 defaults to 5 s), and no client name
 # (looking up redis-py's version costs about a millisecond per new connection).
@@ -293,6 +294,19 @@ class RedisQueueStore(QueueStore):
             pipe.ttl(counter)
             count, _, left = pipe.execute()
         return count, max(1, left)
+
+    def session_follow(self, slug: str, session: str, job_id: str, ttl: float) -> None:
+        events = session_key(slug, session)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(events, {job_id: time.time()})
+            pipe.expire(events, int(ttl))
+            pipe.execute()
+
+    def session_events(self, slug: str, session: str) -> list[str]:
+        return self.redis.zrange(session_key(slug, session), 0, -1)
+
+    def session_forget(self, slug: str, session: str, job_id: str) -> None:
+        self.redis.zrem(session_key(slug, session), job_id)
 
     def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
         seconds, micros = self.redis.time()

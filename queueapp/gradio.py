@@ -1,0 +1,366 @@
+"""Gradio's clients (`gradio_client`, `@gradio/client`) calling a demo at the URL a visitor
+sees: `Client("https://host/demos/<slug>/")` (docs/gradio-clients.md).
+
+A way in like the websocket and the HTTP API: a job is admitted by `jobs.job_submit`, through
+the demo's one line and its rules. What a client needs to find its way (the config and the
+API's description) is built from the registry. A session's events are kept in Redis, so
+`queue/join` and `queue/data` may reach different web processes; its stream reads each job's
+state there and tells the client every change.
+"""
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from models_registry.models import Demo
+from models_registry.registry import InferenceFunction, find_function
+
+from . import access, selectors
+from .errors import QueueError
+from .eta import rank_eta
+from .services import jobs
+from .store import get_store
+from .threads import run_sync
+
+# The Gradio version this surface speaks for (its clients change behaviour by version).
+GRADIO_VERSION = "6.31.0"
+API_PREFIX = "/gradio_api"
+# Gradio's component names and Python types for each kind of value.
+COMPONENTS = {
+    "text": ("textbox", "Textbox", "str"),
+    "number": ("number", "Number", "float"),
+    "slider": ("slider", "Slider", "float"),
+    "checkbox": ("checkbox", "Checkbox", "bool"),
+    "dropdown": ("dropdown", "Dropdown", "str"),
+    "image": ("image", "Image", "dict"),
+    "label": ("label", "Label", "dict"),
+    "json": ("json", "JSON", "Dict[Any, Any]"),
+}
+# How often a stream looks at its jobs, and sends a heartbeat when nothing else, in seconds.
+POLL_SECONDS = 0.02
+HEARTBEAT_SECONDS = 15
+# A session's events are kept this long after its last join.
+SESSION_SECONDS = 3600
+ENDED = ("completed", "failed", "cancelled", "expired")
+
+
+def api_name(slug: str) -> str:
+    """The demo's one endpoint, named after it."""
+    return re.sub(r"[^0-9A-Za-z_]", "_", slug)
+
+
+def parameter_name(label: str) -> str:
+    return re.sub(r"[^0-9a-z_]+", "_", label.lower()).strip("_") or "value"
+
+
+def _open_demo(slug: str) -> tuple[Demo, InferenceFunction]:
+    """The demo and its function, if scripts may call it now."""
+    demo = Demo.objects.filter(slug=slug, enabled=True).first()
+    function = find_function(demo.function) if demo else None
+    if demo is None or function is None:
+        raise QueueError("unknown_demo", f"There is no demo called '{slug}'.")
+    if not demo.api_open:
+        raise QueueError(
+            "api_closed", "This demo takes jobs from its web page only, not from API clients."
+        )
+    return demo, function
+
+
+def _refused(error: QueueError) -> JsonResponse:
+    """A refusal as Gradio's clients read it: `detail`, and 503 for a full line."""
+    status = {"queue_full": 503, "unknown_demo": 404, "api_closed": 403}.get(error.code, 400)
+    if error.code == "rate_limited":
+        status = 429
+    return JsonResponse({"detail": error.message}, status=status)
+
+
+def _component(component_id: int, component, *, example: Any = None) -> dict[str, Any]:
+    name, _, _ = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
+    props = {"label": component.label, "name": name}
+    if component.kind == "dropdown":
+        props["choices"] = [[choice, choice] for choice in component.choices]
+    return {
+        "id": component_id,
+        "type": name,
+        "props": props,
+        "api_info": component.json_schema() or {},
+        "skip_api": False,
+        "component_class_id": name,
+    }
+
+
+def _described(component, example: Any = None) -> dict[str, Any]:
+    """A parameter or return of the API's description."""
+    _, class_name, python_type = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
+    return {
+        "label": component.label,
+        "type": component.json_schema() or {},
+        "python_type": {"type": python_type, "description": ""},
+        "component": class_name,
+    }
+
+
+@never_cache
+async def config(request: HttpRequest, slug: str) -> JsonResponse:
+    """What a client reads first: the protocol, where the API is, the demo's one endpoint
+    and its components. Sets the session cookie that owns the client's jobs."""
+    try:
+        demo, function = await run_sync(_open_demo)(slug)
+    except QueueError as error:
+        return _refused(error)
+    if not request.session.session_key:
+        await request.session.asave()
+    inputs = list(enumerate(function.inputs))
+    outputs = list(enumerate(function.outputs, start=len(inputs)))
+    root = request.build_absolute_uri(f"/demos/{slug}").rstrip("/")
+    body = {
+        "version": GRADIO_VERSION,
+        "protocol": "sse_v3",
+        "api_prefix": API_PREFIX,
+        "root": root,
+        "title": demo.title,
+        "enable_queue": True,
+        "max_file_size": settings.LINEUP_MAX_IMAGE_BYTES,
+        "connect_heartbeat": False,
+        "auth_required": False,
+        "space_id": None,
+        "app_id": abs(hash(slug)) % 2**53,
+        "components": [_component(i, c) for i, c in inputs + outputs],
+        "dependencies": [
+            {
+                "id": 0,
+                "api_name": api_name(slug),
+                "inputs": [i for i, _ in inputs],
+                "outputs": [i for i, _ in outputs],
+                "backend_fn": True,
+                "queue": True,
+                "api_visibility": "public",
+                "types": {"generator": function.streams, "cancel": False},
+                "cancels": [],
+            }
+        ],
+    }
+    return JsonResponse(body)
+
+
+@never_cache
+async def info(request: HttpRequest, slug: str) -> JsonResponse:
+    """The API's description: one named endpoint, its parameters and returns."""
+    try:
+        demo, function = await run_sync(_open_demo)(slug)
+    except QueueError as error:
+        return _refused(error)
+    example = demo.examples[0] if demo.examples else [c.example_value() for c in function.inputs]
+    parameters = [
+        _described(c)
+        | {
+            "parameter_name": parameter_name(c.label),
+            "parameter_has_default": False,
+            "parameter_default": None,
+            "example_input": value,
+        }
+        for c, value in zip(function.inputs, example)
+    ]
+    endpoint = {
+        "parameters": parameters,
+        "returns": [_described(c) for c in function.outputs],
+        "api_visibility": "public",
+    }
+    return JsonResponse(
+        {"named_endpoints": {f"/{api_name(slug)}": endpoint}, "unnamed_endpoints": {}}
+    )
+
+
+def _owner(request: HttpRequest, session_hash: str) -> str:
+    """A job belongs to the session cookie set with the config; without one, to the
+    client's session hash."""
+    key = request.session.session_key
+    return access.session_owner(key) if key else f"gradio:{session_hash}"
+
+
+def _validation_detail(function: InferenceFunction, message: str) -> list[dict[str, Any]]:
+    """Gradio's validation answer, naming the parameter whose value was refused."""
+    name = next(
+        (parameter_name(c.label) for c in function.inputs if message.startswith(f"{c.label}:")),
+        "data",
+    )
+    return [{"__type__": "validate", "is_valid": False, "parameter_name": name, "message": message}]
+
+
+@csrf_exempt
+@never_cache
+async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
+    """Put a job in the demo's line for a client session: `{event_id}`, or the refusal."""
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
+    session_hash = body.get("session_hash") if isinstance(body, dict) else None
+    if not isinstance(session_hash, str) or not 0 < len(session_hash) <= 100:
+        return JsonResponse({"detail": "A session_hash is required."}, status=400)
+    try:
+        _, function = await run_sync(_open_demo)(slug)
+        await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
+        joined = await jobs.job_submit(
+            slug=slug,
+            data=body.get("data"),
+            owner=_owner(request, session_hash),
+            address=access.client_address(request.META),
+            from_page=False,
+        )
+    except QueueError as error:
+        if error.code in ("invalid_input", "input_too_large"):
+            detail = _validation_detail(function, error.message)
+            return JsonResponse({"detail": detail}, status=422)
+        return _refused(error)
+    await run_sync(get_store().session_follow)(slug, session_hash, joined.job_id, SESSION_SECONDS)
+    return JsonResponse({"event_id": joined.job_id})
+
+
+def _sse(message: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(message)}\n\n".encode()
+
+
+class _Told:
+    """What a stream has told its client of one job so far."""
+
+    def __init__(self) -> None:
+        self.rank: int | None = None
+        self.started = False
+        self.progress: Any = None
+        self.partial: Any = None
+
+
+def _messages(slug: str, job_id: str, told: _Told, record, config, stats) -> list[dict]:
+    """The messages that bring the client up to date with the job as stored."""
+    out: list[dict[str, Any]] = []
+    if record is None:
+        error = {
+            "error": "The job has expired.",
+            "duration": None,
+            "visible": True,
+            "title": "Error",
+        }
+        return [{"msg": "process_completed", "event_id": job_id, "success": False, "output": error}]
+    if record.status == "waiting" and record.rank is not None and record.rank != told.rank:
+        told.rank = record.rank
+        eta = rank_eta(config, stats, record.rank)
+        out.append(
+            {
+                "msg": "estimation",
+                "event_id": job_id,
+                "rank": record.rank,
+                "queue_size": None,
+                "rank_eta": round(eta, 2),
+            }
+        )
+    if record.status in ("running", *ENDED) and not told.started and record.status != "cancelled":
+        told.started = True
+        out.append({"msg": "process_starts", "event_id": job_id, "eta": None})
+    if record.progress and record.progress != told.progress:
+        told.progress = record.progress
+        data = {"unit": "steps", **record.progress}
+        out.append({"msg": "progress", "event_id": job_id, "progress_data": [data]})
+    # A streaming job's outputs so far; its last ones too, which a client takes for the result.
+    latest = record.partial if record.status == "running" else None
+    if record.status == "completed" and told.partial is not None:
+        latest = record.outputs
+    if latest and latest != told.partial:
+        data = latest
+        if told.partial is not None:
+            data = [[["replace", [], value]] for value in latest]
+        told.partial = latest
+        output = {"data": data, "is_generating": True}
+        out.append(
+            {"msg": "process_generating", "event_id": job_id, "output": output, "success": True}
+        )
+    if record.status == "completed":
+        output = {"data": record.outputs, "duration": None, "average_duration": None}
+        out.append(
+            {"msg": "process_completed", "event_id": job_id, "output": output, "success": True}
+        )
+    elif record.status == "cancelled":
+        out.append({"msg": "process_completed", "event_id": job_id, "output": {}, "success": True})
+    elif record.status in ("failed", "expired"):
+        message = (record.error or {}).get("message", "The job failed.")
+        output = {"error": message, "duration": None, "visible": True, "title": "Error"}
+        out.append(
+            {"msg": "process_completed", "event_id": job_id, "output": output, "success": False}
+        )
+    return out
+
+
+async def _stream(slug: str, session_hash: str, owner: str):
+    """A session's events until none is pending, then `close_stream`."""
+    store = get_store()
+    told: dict[str, _Told] = {}
+    last_sent = time.monotonic()
+    while True:
+        pending = await run_sync(store.session_events)(slug, session_hash)
+        if not pending:
+            yield _sse({"msg": "close_stream", "event_id": None})
+            return
+        config = await run_sync(selectors.demo_config)(slug=slug)
+        stats = await run_sync(store.stats)(slug)
+        for job_id in pending:
+            record = await run_sync(store.job)(slug, job_id)
+            if record is not None and record.owner != owner:
+                continue  # not this session's
+            messages = _messages(
+                slug, job_id, told.setdefault(job_id, _Told()), record, config, stats
+            )
+            for message in messages:
+                yield _sse(message)
+                last_sent = time.monotonic()
+            if record is None or record.status in ENDED:
+                await run_sync(store.session_forget)(slug, session_hash, job_id)
+                told.pop(job_id, None)
+        if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
+            yield _sse({"msg": "heartbeat", "event_id": None})
+            last_sent = time.monotonic()
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@never_cache
+async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
+    """The session's event stream (`text/event-stream`, only `data:` lines)."""
+    session_hash = request.GET.get("session_hash", "")
+    if not 0 < len(session_hash) <= 100:
+        return JsonResponse({"detail": "A session_hash is required."}, status=400)
+    owner = _owner(request, session_hash)
+    response = StreamingHttpResponse(
+        _stream(slug, session_hash, owner), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@csrf_exempt
+@never_cache
+async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
+    """Cancel a session's waiting job (`{session_hash, event_id}`); a job that has started
+    runs on, as with every way in. Only the job's owner may."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(field), str) for field in ("session_hash", "event_id")
+    ):
+        return JsonResponse({"detail": "Send a session_hash and an event_id."}, status=400)
+    owner = _owner(request, body["session_hash"])
+    try:
+        await run_sync(jobs.job_cancel)(slug=slug, job_id=body["event_id"], owner=owner)
+    except QueueError as error:
+        if error.code != "not_waiting":
+            return _refused(error)
+    return JsonResponse({"success": True})

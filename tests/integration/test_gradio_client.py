@@ -1,0 +1,134 @@
+"""Gradio's own Python client (`gradio_client`, the real package) calls Lineup demos at the
+URL a visitor sees, through the same line as every other way in."""
+
+import html
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import redis
+import requests
+from gradio_client import Client
+from gradio_client.exceptions import ValidationError
+from gradio_client.utils import QueueError, Status
+
+from queueapp.store import key
+
+pytestmark = pytest.mark.stack
+
+
+def client(stack, slug: str) -> Client:
+    return Client(f"{stack.base_url}/demos/{slug}/", verbose=False)
+
+
+def test_the_client_reads_the_demo_s_api(stack):
+    api = client(stack, "trim-words").view_api(print_info=False, return_format="dict")
+    endpoint = api["named_endpoints"]["/trim_words"]
+    assert [p["parameter_name"] for p in endpoint["parameters"]] == ["word", "length"]
+    assert [p["python_type"]["type"] for p in endpoint["parameters"]] == ["str", "float"]
+    assert [r["label"] for r in endpoint["returns"]] == ["Trimmed word"]
+
+
+def test_predict_runs_a_job_through_the_line(stack):
+    assert client(stack, "trim-words").predict("lineup", 4, api_name="/trim_words") == "line"
+    assert client(stack, "text-echo").predict("hello", api_name="/text_echo") == "hello"
+
+
+def test_a_generator_s_partial_outputs_reach_the_job(stack):
+    job = client(stack, "story").submit("a cat", api_name="/story")
+    story = job.result(timeout=60)
+    assert story.startswith("Once") or "a cat" in story
+    outputs = job.outputs()
+    assert len(outputs) > 1 and outputs[-1] == story
+    assert all(story.startswith(partial) for partial in outputs)
+
+
+def test_a_bad_input_is_refused_naming_the_parameter(stack):
+    with pytest.raises(ValidationError) as refused:
+        client(stack, "trim-words").predict("x" * 10_000, 2, api_name="/trim_words")
+    assert "- word: " in str(refused.value)
+
+
+def test_a_demo_closed_to_scripts_is_refused(stack):
+    slug = stack.add_demo(
+        f"t-closed-{uuid.uuid4().hex[:8]}", function="identity_text", api_open=False
+    )
+    with pytest.raises(ValueError):
+        client(stack, slug)
+
+
+@pytest.fixture
+def slow_line(stack):
+    """A fresh demo whose jobs take half a second a step, one at a time, at most 2 waiting."""
+    return stack.add_demo(
+        f"t-slow-{uuid.uuid4().hex[:8]}",
+        function="slow_steps",
+        concurrency_count=1,
+        max_size=2,
+        max_jobs_per_visitor=None,
+        expected_seconds=1,
+    )
+
+
+def until(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"after {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def test_a_waiting_job_shows_its_rank_and_eta_and_can_be_cancelled(stack, slow_line):
+    caller = client(stack, slow_line)
+    endpoint = f"/{slow_line.replace('-', '_')}"
+    # The client joins both at once: whichever reaches the line second waits.
+    jobs = [caller.submit(4, api_name=endpoint) for _ in range(2)]
+
+    def by_status() -> dict:
+        return {job.status().code: job for job in jobs}
+
+    until(
+        lambda: {Status.IN_QUEUE, Status.PROGRESS} <= set(by_status()),
+        "one job never ran while the other waited",
+    )
+    waiting, running = by_status()[Status.IN_QUEUE], by_status()[Status.PROGRESS]
+    status = waiting.status()
+    assert status.rank == 0 and status.eta > 0
+    assert waiting.cancel()
+    assert running.result(timeout=60) == "finished 4 steps"
+    stats = redis.Redis.from_url(stack.redis_url, decode_responses=True).hgetall(
+        key(slow_line, "stats")
+    )
+    assert (stats.get("completed"), stats.get("cancelled")) == ("1", "1")
+
+
+def test_a_full_line_raises_and_keeps_the_line(stack, slow_line):
+    caller = client(stack, slow_line)
+    endpoint = f"/{slow_line.replace('-', '_')}"
+    jobs = [caller.submit(2, api_name=endpoint)]
+    until(lambda: jobs[0].status().code in (Status.PROCESSING, Status.PROGRESS), "no start")
+    jobs += [caller.submit(1, api_name=endpoint) for _ in range(2)]
+    until(
+        lambda: all(job.status().code == Status.IN_QUEUE for job in jobs[1:]),
+        "the line never filled",
+    )
+    with pytest.raises(QueueError):
+        caller.predict(1, api_name=endpoint)
+    assert [job.result(timeout=60) for job in jobs] == [
+        "finished 2 steps",
+        "finished 1 steps",
+        "finished 1 steps",
+    ]
+
+
+def test_the_api_page_s_gradio_snippet_runs_as_shown(stack):
+    page = requests.get(f"{stack.base_url}/demos/text-echo/api/", timeout=30).text
+    shown = re.search(r"<pre><code>(from gradio_client.*?)</code></pre>", page, re.S)
+    snippet = html.unescape(shown.group(1))
+    ran = subprocess.run(
+        [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "Hello, Lineup!"
