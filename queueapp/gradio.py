@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import time
+import zlib
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +43,14 @@ COMPONENTS = {
     "image": ("image", "Image", "dict"),
     "label": ("label", "Label", "dict"),
     "json": ("json", "JSON", "Dict[Any, Any]"),
+}
+# The HTTP status of a refusal; any other is 400.
+STATUS_OF = {
+    "queue_full": 503,
+    "api_closed": 403,
+    "unknown_demo": 404,
+    "unknown_job": 404,
+    "rate_limited": 429,
 }
 # How often a stream looks at its jobs, and sends a heartbeat when nothing else, in seconds.
 POLL_SECONDS = 0.02
@@ -75,13 +84,11 @@ def _open_demo(slug: str) -> tuple[Demo, InferenceFunction]:
 
 def _refused(error: QueueError) -> JsonResponse:
     """A refusal as Gradio's clients read it: `detail`, and 503 for a full line."""
-    status = {"queue_full": 503, "unknown_demo": 404, "api_closed": 403}.get(error.code, 400)
-    if error.code == "rate_limited":
-        status = 429
+    status = STATUS_OF.get(error.code, 400)
     return JsonResponse({"detail": error.message}, status=status)
 
 
-def _component(component_id: int, component, *, example: Any = None) -> dict[str, Any]:
+def _component(component_id: int, component) -> dict[str, Any]:
     name, _, _ = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
     props = {"label": component.label, "name": name}
     if component.kind == "dropdown":
@@ -96,7 +103,7 @@ def _component(component_id: int, component, *, example: Any = None) -> dict[str
     }
 
 
-def _described(component, example: Any = None) -> dict[str, Any]:
+def _described(component) -> dict[str, Any]:
     """A parameter or return of the API's description."""
     _, class_name, python_type = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
     return {
@@ -131,7 +138,7 @@ async def config(request: HttpRequest, slug: str) -> JsonResponse:
         "connect_heartbeat": False,
         "auth_required": False,
         "space_id": None,
-        "app_id": abs(hash(slug)) % 2**53,
+        "app_id": zlib.crc32(slug.encode()),
         "components": [_component(i, c) for i, c in inputs + outputs],
         "dependencies": [
             {
@@ -240,7 +247,7 @@ class _Told:
         self.partial: Any = None
 
 
-def _messages(slug: str, job_id: str, told: _Told, record, config, stats) -> list[dict]:
+def _messages(job_id: str, told: _Told, record, config, stats) -> list[dict]:
     """The messages that bring the client up to date with the job as stored."""
     out: list[dict[str, Any]] = []
     if record is None:
@@ -300,25 +307,26 @@ def _messages(slug: str, job_id: str, told: _Told, record, config, stats) -> lis
 
 
 async def _stream(slug: str, session_hash: str, owner: str):
-    """A session's events until none is pending, then `close_stream`."""
+    """The session's events, as this owner's jobs change, until none of them is pending;
+    then `close_stream`. Jobs of the same session hash but another owner are not shown."""
     store = get_store()
     told: dict[str, _Told] = {}
     last_sent = time.monotonic()
     while True:
-        pending = await run_sync(store.session_events)(slug, session_hash)
-        if not pending:
+        mine = []
+        for job_id in await run_sync(store.session_events)(slug, session_hash):
+            record = await run_sync(store.job)(slug, job_id)
+            if record is None or record.owner == owner:
+                mine.append((job_id, record))
+        if not mine:
             yield _sse({"msg": "close_stream", "event_id": None})
             return
         config = await run_sync(selectors.demo_config)(slug=slug)
         stats = await run_sync(store.stats)(slug)
-        for job_id in pending:
-            record = await run_sync(store.job)(slug, job_id)
-            if record is not None and record.owner != owner:
-                continue  # not this session's
-            messages = _messages(
-                slug, job_id, told.setdefault(job_id, _Told()), record, config, stats
-            )
-            for message in messages:
+        for job_id, record in mine:
+            for message in _messages(
+                job_id, told.setdefault(job_id, _Told()), record, config, stats
+            ):
                 yield _sse(message)
                 last_sent = time.monotonic()
             if record is None or record.status in ENDED:

@@ -132,3 +132,33 @@ def test_the_api_page_s_gradio_snippet_runs_as_shown(stack):
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().splitlines()[-1] == "Hello, Lineup!"
+
+
+def test_another_session_can_neither_read_nor_cancel_a_job(stack, slow_line):
+    prefix = f"{stack.base_url}/demos/{slow_line}"
+    owner, stranger = requests.Session(), requests.Session()
+    for visitor in (owner, stranger):
+        assert visitor.get(f"{prefix}/config", timeout=30).ok  # each gets its session cookie
+    joined = [
+        owner.post(
+            f"{prefix}/gradio_api/queue/join",
+            json={"data": [4], "fn_index": 0, "session_hash": "mine"},
+            timeout=30,
+        ).json()["event_id"]
+        for _ in range(2)
+    ]
+    # The stranger knows the session hash and the job's id, and still sees and stops nothing.
+    refused = stranger.post(
+        f"{prefix}/gradio_api/cancel", json={"session_hash": "mine", "event_id": joined[1]}
+    )
+    assert refused.status_code == 404
+    stream = stranger.get(f"{prefix}/gradio_api/queue/data?session_hash=mine", timeout=30)
+    assert stream.text == 'data: {"msg": "close_stream", "event_id": null}\n\n'
+    jobs = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    assert jobs.zrank(key(slow_line, "waiting"), joined[1]) == 0
+    # Its owner can.
+    cancelled = owner.post(
+        f"{prefix}/gradio_api/cancel", json={"session_hash": "mine", "event_id": joined[1]}
+    )
+    assert cancelled.json() == {"success": True}
+    assert jobs.zrank(key(slow_line, "waiting"), joined[1]) is None
