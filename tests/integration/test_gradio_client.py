@@ -61,15 +61,25 @@ def test_a_demo_closed_to_scripts_is_refused(stack):
 
 
 @pytest.fixture
-def slow_line(stack):
-    """A fresh demo whose jobs take half a second a step, one at a time, at most 2 waiting."""
+def paused_line(stack):
+    """A fresh demo whose line is paused (jobs wait, none starts), at most 2 waiting."""
     return stack.add_demo(
-        f"t-slow-{uuid.uuid4().hex[:8]}",
+        f"t-paused-{uuid.uuid4().hex[:8]}",
         function="slow_steps",
-        concurrency_count=1,
         max_size=2,
         max_jobs_per_visitor=None,
         expected_seconds=1,
+        paused=True,
+    )
+
+
+def resume(stack, slug: str) -> None:
+    stack.manage(
+        "shell",
+        "-c",
+        "from models_registry.models import Demo\n"
+        "from queueapp.services.demos import demo_resume\n"
+        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
     )
 
 
@@ -80,47 +90,41 @@ def until(condition, what: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_waiting_job_shows_its_rank_and_eta_and_can_be_cancelled(stack, slow_line):
-    caller = client(stack, slow_line)
-    endpoint = f"/{slow_line.replace('-', '_')}"
-    # The client joins both at once: whichever reaches the line second waits.
-    jobs = [caller.submit(4, api_name=endpoint) for _ in range(2)]
-
-    def by_status() -> dict:
-        return {job.status().code: job for job in jobs}
-
+def test_a_waiting_job_shows_its_rank_and_eta_and_can_be_cancelled(stack, paused_line):
+    caller = client(stack, paused_line)
+    endpoint = f"/{paused_line.replace('-', '_')}"
+    jobs = [caller.submit(1, api_name=endpoint) for _ in range(2)]
     until(
-        lambda: {Status.IN_QUEUE, Status.PROGRESS} <= set(by_status()),
-        "one job never ran while the other waited",
+        lambda: (
+            sorted(job.status().rank or 0 for job in jobs) == [0, 1]
+            and all(job.status().code == Status.IN_QUEUE for job in jobs)
+        ),
+        "the jobs were never told their places",
     )
-    waiting, running = by_status()[Status.IN_QUEUE], by_status()[Status.PROGRESS]
-    status = waiting.status()
-    assert status.rank == 0 and status.eta > 0
-    assert waiting.cancel()
-    assert running.result(timeout=60) == "finished 4 steps"
+    assert all(job.status().eta > 0 for job in jobs)
+    second = next(job for job in jobs if job.status().rank == 1)
+    assert second.cancel()
+    resume(stack, paused_line)
+    (first,) = [job for job in jobs if job is not second]
+    assert first.result(timeout=60) == "finished 1 steps"
     stats = redis.Redis.from_url(stack.redis_url, decode_responses=True).hgetall(
-        key(slow_line, "stats")
+        key(paused_line, "stats")
     )
     assert (stats.get("completed"), stats.get("cancelled")) == ("1", "1")
 
 
-def test_a_full_line_raises_and_keeps_the_line(stack, slow_line):
-    caller = client(stack, slow_line)
-    endpoint = f"/{slow_line.replace('-', '_')}"
-    jobs = [caller.submit(2, api_name=endpoint)]
-    until(lambda: jobs[0].status().code in (Status.PROCESSING, Status.PROGRESS), "no start")
-    jobs += [caller.submit(1, api_name=endpoint) for _ in range(2)]
+def test_a_full_line_raises_and_keeps_the_line(stack, paused_line):
+    caller = client(stack, paused_line)
+    endpoint = f"/{paused_line.replace('-', '_')}"
+    jobs = [caller.submit(1, api_name=endpoint) for _ in range(2)]
     until(
-        lambda: all(job.status().code == Status.IN_QUEUE for job in jobs[1:]),
+        lambda: all(job.status().code == Status.IN_QUEUE for job in jobs),
         "the line never filled",
     )
     with pytest.raises(QueueError):
         caller.predict(1, api_name=endpoint)
-    assert [job.result(timeout=60) for job in jobs] == [
-        "finished 2 steps",
-        "finished 1 steps",
-        "finished 1 steps",
-    ]
+    resume(stack, paused_line)
+    assert [job.result(timeout=60) for job in jobs] == ["finished 1 steps"] * 2
 
 
 def test_the_api_page_s_gradio_snippet_runs_as_shown(stack):
@@ -134,8 +138,8 @@ def test_the_api_page_s_gradio_snippet_runs_as_shown(stack):
     assert ran.stdout.strip().splitlines()[-1] == "Hello, Lineup!"
 
 
-def test_another_session_can_neither_read_nor_cancel_a_job(stack, slow_line):
-    prefix = f"{stack.base_url}/demos/{slow_line}"
+def test_another_session_can_neither_read_nor_cancel_a_job(stack, paused_line):
+    prefix = f"{stack.base_url}/demos/{paused_line}"
     owner, stranger = requests.Session(), requests.Session()
     for visitor in (owner, stranger):
         assert visitor.get(f"{prefix}/config", timeout=30).ok  # each gets its session cookie
@@ -155,10 +159,10 @@ def test_another_session_can_neither_read_nor_cancel_a_job(stack, slow_line):
     stream = stranger.get(f"{prefix}/gradio_api/queue/data?session_hash=mine", timeout=30)
     assert stream.text == 'data: {"msg": "close_stream", "event_id": null}\n\n'
     jobs = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    assert jobs.zrank(key(slow_line, "waiting"), joined[1]) == 0
+    assert jobs.zrank(key(paused_line, "waiting"), joined[1]) == 1
     # Its owner can.
     cancelled = owner.post(
         f"{prefix}/gradio_api/cancel", json={"session_hash": "mine", "event_id": joined[1]}
     )
     assert cancelled.json() == {"success": True}
-    assert jobs.zrank(key(slow_line, "waiting"), joined[1]) is None
+    assert jobs.zrank(key(paused_line, "waiting"), joined[1]) is None
