@@ -94,13 +94,13 @@ def test_a_waiting_job_shows_its_rank_and_eta_and_can_be_cancelled(stack, paused
     caller = client(stack, paused_line)
     endpoint = f"/{paused_line.replace('-', '_')}"
     jobs = [caller.submit(1, api_name=endpoint) for _ in range(2)]
-    until(
-        lambda: (
-            sorted(job.status().rank or 0 for job in jobs) == [0, 1]
-            and all(job.status().code == Status.IN_QUEUE for job in jobs)
-        ),
-        "the jobs were never told their places",
-    )
+
+    def told_their_places() -> bool:
+        statuses = [job.status() for job in jobs]
+        waiting = all(status.code == Status.IN_QUEUE for status in statuses)
+        return waiting and sorted(status.rank for status in statuses) == [0, 1]
+
+    until(told_their_places, "the jobs were never told their places")
     assert all(job.status().eta > 0 for job in jobs)
     second = next(job for job in jobs if job.status().rank == 1)
     assert second.cancel()
