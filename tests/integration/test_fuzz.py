@@ -194,3 +194,52 @@ def test_http_api_from_its_schema(stack):
 def test_the_http_fuzzing_left_no_line_or_slot_taken(stack):
     assert settled(stack, DEMOS), "a line or a slot stayed taken"
     assert server_errors(stack) == ""
+
+
+gradio_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "data": fields["data"],
+            "fn_index": json_values,
+            "session_hash": st.text(max_size=120) | json_values,
+            "event_id": st.text(max_size=40) | json_values,
+            "event_data": json_values,
+        },
+    ).map(json.dumps),
+    json_values.map(json.dumps),
+    st.text(max_size=200),
+)
+
+
+def test_gradio_client_routes_take_random_requests(stack):
+    """Gradio's routes with random bodies, demos and session hashes: no 500, and no line or
+    slot left taken."""
+    log_start = stack.log.stat().st_size
+    caller = requests.Session()
+    statuses: list[int] = []
+
+    @FUZZ
+    @given(
+        slug=st.sampled_from(sorted(FAST)) | st.text(max_size=20),
+        route=st.sampled_from(["config", "gradio_api/info", "gradio_api/queue/join"])
+        | st.sampled_from(["gradio_api/cancel", "gradio_api/queue/data?session_hash="]),
+        body=gradio_bodies,
+    )
+    def one_request(slug, route, body):
+        url = f"{stack.base_url}/demos/{requests.utils.quote(slug, safe='')}/{route}"
+        if route.endswith("session_hash="):
+            # A stream of a session with no job pending closes at once.
+            response = caller.get(url + requests.utils.quote(body[:100], safe=""), timeout=60)
+        elif route in ("config", "gradio_api/info"):
+            response = caller.get(url, timeout=30)
+        else:
+            headers = {"Content-Type": "application/json"}
+            response = caller.post(url, data=body.encode(), headers=headers, timeout=30)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (url, body, response.text[:300])
+
+    one_request()
+    assert {200, 400, 404} <= set(statuses), sorted(set(statuses))
+    assert settled(stack, DEMOS), "a line or a slot stayed taken"
+    assert server_errors(stack, log_start) == ""
