@@ -49,6 +49,7 @@ os.environ.update(
         "LINEUP_MAX_JOBS_PER_ADDRESS": "0",
         "LINEUP_JOINS_PER_MINUTE_PER_ADDRESS": "0",
         "LINEUP_JOINS_PER_MINUTE_PER_VISITOR": "0",
+        "LINEUP_API_REQUESTS_PER_MINUTE_PER_ADDRESS": "0",
     }
 )
 
@@ -57,6 +58,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 
 from bench.gradio_loadgen import GradioClient, fn_indexes  # noqa: E402
 from bench.loadgen import Arrival, Call, Client, burst_of_arrivals  # noqa: E402
@@ -325,6 +327,34 @@ async def g3(stack: GradioStack, slug: str) -> tuple[int, dict]:
     return len(calls), {"req/s": throughput, "share of ideal %": 100 * throughput / W3_IDEAL}
 
 
+def prepare_w8(slug: str) -> None:
+    """W2's demo, in the database too: Gradio's routes read the demo from there."""
+    call_command("migrate", verbosity=0)
+    Demo.objects.create(
+        slug=slug,
+        title=slug,
+        function="identity_text",
+        concurrency_count=4,
+        expected_seconds=0.002,
+        worker_pool="bench",
+        max_jobs_per_visitor=None,
+    )
+
+
+async def w8(stack: Stack, slug: str) -> tuple[int, dict]:
+    """W2 through Gradio's protocol (join, then the session's event stream) against Lineup."""
+
+    async def visitor() -> tuple[GradioClient, list[Call]]:
+        client = GradioClient(f"{stack.origin}/demos/{slug}/")
+        return client, [await client.call(0, ["hello"]) for _ in range(10)]
+
+    elapsed, calls = await visitors_at_once(visitor, 100)
+    return len(calls), {
+        "req/s": len(calls) / elapsed,
+        "p50 ms": quantile_ms([c.round_trip for c in calls], 0.5),
+    }
+
+
 W6_DATA = [
     "A cat sits on the mat",
     "A kitten rests on a rug\nStock markets fell sharply\nThe dog sleeps outside\n"
@@ -528,6 +558,12 @@ WORKLOADS = {
         [("bench", 1)],
         prepare=prepare_w6,
     ),
+    "W8": Workload(
+        "W2 through Gradio's protocol against Lineup (gradio_client's way in)",
+        w8,
+        [("bench", 4)],
+        prepare=prepare_w8,
+    ),
     "R10000": Workload(
         "reference: 10,000 sockets at once to a bare ASGI app",
         bare_burst(W7_VISITORS),
@@ -555,6 +591,7 @@ RATIOS = [
     ("W7", "all positioned s", "R10000", "all answered s"),
     ("W7x", "all positioned s", "W7", "all positioned s"),
     ("W6", "batched req/s", "W6", "bare batched req/s"),
+    ("W8", "req/s", "W2", "req/s"),
 ]
 
 

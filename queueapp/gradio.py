@@ -52,9 +52,13 @@ STATUS_OF = {
     "unknown_job": 404,
     "rate_limited": 429,
 }
-# How often a stream looks at its jobs, and sends a heartbeat when nothing else, in seconds.
+# How often a stream looks at its jobs: soon after a change, less often while nothing changes
+# (doubling up to the longest pause); and when it sends a heartbeat, in seconds.
 POLL_SECONDS = 0.02
+LONGEST_POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15
+# How often a stream reads the demo's settings and pace again, for the ETAs it sends.
+LINE_READ_SECONDS = 1.0
 # A session's events are kept this long after its last join.
 SESSION_SECONDS = 3600
 ENDED = ("completed", "failed", "cancelled", "expired")
@@ -306,36 +310,51 @@ def _messages(job_id: str, told: _Told, record, config, stats) -> list[dict]:
     return out
 
 
+def _session_jobs(slug: str, session_hash: str) -> list[tuple[str, Any]]:
+    """The session's pending jobs and their records, in two round trips to Redis."""
+    store = get_store()
+    job_ids = store.session_events(slug, session_hash)
+    return list(zip(job_ids, store.jobs(slug, job_ids)))
+
+
 async def _stream(slug: str, session_hash: str, owner: str):
     """The session's events, as this owner's jobs change, until none of them is pending;
     then `close_stream`. Jobs of the same session hash but another owner are not shown."""
     store = get_store()
     told: dict[str, _Told] = {}
     last_sent = time.monotonic()
+    line_read_at = 0.0
+    pause = POLL_SECONDS
     while True:
-        mine = []
-        for job_id in await run_sync(store.session_events)(slug, session_hash):
-            record = await run_sync(store.job)(slug, job_id)
-            if record is None or record.owner == owner:
-                mine.append((job_id, record))
+        found = await run_sync(_session_jobs)(slug, session_hash)
+        mine = [
+            (job_id, record) for job_id, record in found if record is None or record.owner == owner
+        ]
         if not mine:
             yield _sse({"msg": "close_stream", "event_id": None})
             return
-        config = await run_sync(selectors.demo_config)(slug=slug)
-        stats = await run_sync(store.stats)(slug)
+        if time.monotonic() - line_read_at > LINE_READ_SECONDS:  # settings and pace, for ETAs
+            config = await run_sync(selectors.demo_config)(slug=slug)
+            stats = await run_sync(store.stats)(slug)
+            line_read_at = time.monotonic()
+        ended = []
+        pause = min(2 * pause, LONGEST_POLL_SECONDS)
         for job_id, record in mine:
             for message in _messages(
                 job_id, told.setdefault(job_id, _Told()), record, config, stats
             ):
                 yield _sse(message)
                 last_sent = time.monotonic()
+                pause = POLL_SECONDS
             if record is None or record.status in ENDED:
-                await run_sync(store.session_forget)(slug, session_hash, job_id)
+                ended.append(job_id)
                 told.pop(job_id, None)
+        if ended:
+            await run_sync(store.session_forget)(slug, session_hash, ended)
         if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
             yield _sse({"msg": "heartbeat", "event_id": None})
             last_sent = time.monotonic()
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(pause)
 
 
 @never_cache

@@ -231,6 +231,10 @@ class QueueStore:
         (the minute's start in Unix seconds, counters)."""
         raise NotImplementedError
 
+    def jobs(self, slug: str, job_ids: list[str]) -> "list[JobRecord | None]":
+        """`job` for several jobs, read at one instant."""
+        raise NotImplementedError
+
     def job(self, slug: str, job_id: str) -> "JobRecord | None":
         """A job as stored, with its rank while it waits; None when there is no such job."""
         raise NotImplementedError
@@ -249,8 +253,8 @@ class QueueStore:
         """The session's jobs whose endings it has not been told yet, oldest first."""
         raise NotImplementedError
 
-    def session_forget(self, slug: str, session: str, job_id: str) -> None:
-        """The session was told the job's ending."""
+    def session_forget(self, slug: str, session: str, job_ids: list[str]) -> None:
+        """The session was told these jobs' endings."""
         raise NotImplementedError
 
     def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:

@@ -50,6 +50,21 @@ def _json(value: str | None) -> Any:
     return json.loads(value) if value else None
 
 
+def _record(fields: list, rank: int | None) -> JobRecord | None:
+    found = dict(zip(JOB_FIELDS, fields))
+    if not found["status"]:
+        return None
+    return JobRecord(
+        status=found["status"],
+        owner=found["owner"],
+        rank=rank,
+        outputs=_json(found["outputs"]),
+        error=_json(found["error"]),
+        progress=_json(found["progress"]),
+        partial=_json(found["partial"]),
+    )
+
+
 class RedisQueueStore(QueueStore):
     def __init__(self, client: redis.Redis):
         self.redis = client
@@ -269,22 +284,15 @@ class RedisQueueStore(QueueStore):
         return [(minute * 60, found[minute]) for minute in minutes]
 
     def job(self, slug: str, job_id: str) -> "JobRecord | None":
+        return self.jobs(slug, [job_id])[0]
+
+    def jobs(self, slug: str, job_ids: list[str]) -> "list[JobRecord | None]":
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(job_key(slug, job_id), *JOB_FIELDS)
-            pipe.zrank(key(slug, "waiting"), job_id)
-            fields, rank = pipe.execute()
-        found = dict(zip(JOB_FIELDS, fields))
-        if not found["status"]:
-            return None
-        return JobRecord(
-            status=found["status"],
-            owner=found["owner"],
-            rank=rank,
-            outputs=_json(found["outputs"]),
-            error=_json(found["error"]),
-            progress=_json(found["progress"]),
-            partial=_json(found["partial"]),
-        )
+            for job_id in job_ids:
+                pipe.hmget(job_key(slug, job_id), *JOB_FIELDS)
+                pipe.zrank(key(slug, "waiting"), job_id)
+            found = pipe.execute()
+        return [_record(fields, rank) for fields, rank in zip(found[::2], found[1::2])]
 
     def count_request(self, name: str, *, window: int = 60) -> tuple[int, int]:
         counter = requests_key(name)
@@ -305,8 +313,8 @@ class RedisQueueStore(QueueStore):
     def session_events(self, slug: str, session: str) -> list[str]:
         return self.redis.zrange(session_key(slug, session), 0, -1)
 
-    def session_forget(self, slug: str, session: str, job_id: str) -> None:
-        self.redis.zrem(session_key(slug, session), job_id)
+    def session_forget(self, slug: str, session: str, job_ids: list[str]) -> None:
+        self.redis.zrem(session_key(slug, session), *job_ids)
 
     def worker_heartbeat(self, name: str, about: dict[str, Any], *, ttl: float) -> None:
         seconds, micros = self.redis.time()
