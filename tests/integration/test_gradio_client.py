@@ -11,17 +11,17 @@ import uuid
 import pytest
 import redis
 import requests
-from gradio_client import Client
 from gradio_client.exceptions import ValidationError
 from gradio_client.utils import QueueError, Status
 
 from queueapp.store import key
+from tests.support.gradio import gradio_client
 
 pytestmark = pytest.mark.stack
 
 
-def client(stack, slug: str) -> Client:
-    return Client(f"{stack.base_url}/demos/{slug}/", verbose=False)
+def client(stack, slug: str):
+    return gradio_client(f"{stack.base_url}/demos/{slug}/")
 
 
 def test_the_client_reads_the_demo_s_api(stack):

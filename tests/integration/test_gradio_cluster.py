@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from gradio_client import Client
 from gradio_client.utils import QueueError
 
 from queueapp.store import get_store, key
+from tests.support.gradio import gradio_client
 
 from .cluster import ROOT, Cluster
 
@@ -92,7 +92,7 @@ def test_two_hundred_jobs_from_twenty_threads_through_a_line_of_fifty(tmp_path, 
         endpoint = f"/{slug.replace('-', '_')}"
 
         def caller(n: int) -> list:
-            mine = Client(f"{site}/demos/{slug}/", verbose=False)
+            mine = gradio_client(f"{site}/demos/{slug}/")
             return [(f"{n}/{k}", mine.submit(f"{n}/{k}", api_name=endpoint)) for k in range(10)]
 
         with ThreadPoolExecutor(max_workers=20) as pool:
