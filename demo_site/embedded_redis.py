@@ -1,8 +1,10 @@
 """A private redis-server for laptops and tests, used when REDIS_URL is not set.
 
-The server listens on 127.0.0.1 on a free port and keeps nothing on disk. Its port is
-written next to a lock file, so every process of one checkout (daphne, Celery workers,
-management commands) finds and shares the same server instead of starting its own.
+The server listens on 127.0.0.1 on a free port and keeps the line on disk as Redis's
+append-only file (fsync once a second), so a crash or restart of the server loses at most
+the last second, and it never evicts keys to make room: Redis is the queue's database. Its
+port is written next to a lock file, so every process of one checkout (daphne, Celery
+workers, management commands) finds and shares the same server instead of starting its own.
 """
 
 import fcntl
@@ -54,7 +56,11 @@ def start(port: int, workdir: Path) -> subprocess.Popen:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory-policy",
+            "noeviction",
             "--dir",
             str(workdir),
             "--maxclients",

@@ -6,7 +6,6 @@ cookie, which the first job it creates sets; its jobs are visible to it alone.
 """
 
 import asyncio
-import json
 import math
 from functools import wraps
 from typing import Any
@@ -20,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
-from . import access, selectors
+from . import access, selectors, strict_json
 from .errors import QueueError
 from .services import jobs
 from .threads import run_sync
@@ -121,7 +120,9 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
         )
     if request.content_type == "application/json":
         try:
-            body = json.loads(request.body)
+            body = strict_json.loads(request.body)
+        except strict_json.UnsafeJSON as error:
+            raise QueueError("invalid_input", str(error)) from None
         except (ValueError, RecursionError):
             raise QueueError("bad_request", "The body is not valid JSON.") from None
         if not isinstance(body, dict) or "data" not in body:
@@ -129,8 +130,10 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
         return body["data"]
     if request.content_type == "multipart/form-data":
         try:
-            data = json.loads(request.POST.get("data", "[]"))
+            data = strict_json.loads(request.POST.get("data", "[]"))
             files = request.FILES
+        except strict_json.UnsafeJSON as error:
+            raise QueueError("invalid_input", str(error)) from None
         except (ValueError, RecursionError, MultiPartParserError):
             raise QueueError("bad_request", "The form data could not be read.") from None
         if not isinstance(data, list):

@@ -6,4 +6,5 @@ class QueueAppConfig(AppConfig):
     verbose_name = "Queue"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (publishes a demo's settings when saved)
+        # The checks of the Redis given; publishing a demo's settings when it is saved.
+        from . import checks, signals  # noqa: F401

@@ -6,7 +6,7 @@ browser at most a few estimations a second.
 """
 
 import asyncio
-import json
+import logging
 import time
 from collections import deque
 from typing import Any
@@ -16,8 +16,9 @@ from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
-from . import access, frames, selectors
+from . import access, frames, selectors, strict_json
 from .errors import QueueError
 from .eta import rank_eta
 from .line import DemoStats, LineConfig
@@ -28,6 +29,15 @@ from .threads import run_sync
 
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
+
+UNAVAILABLE = "The line cannot be reached for a moment; please try again shortly."
+INTERNAL_ERROR = "Something went wrong on our side with this request; please try again."
+LOST = {
+    "code": "lost",
+    "message": "The line lost this job (its server's data was lost). Please submit it again.",
+}
+
+log = logging.getLogger(__name__)
 
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
@@ -89,7 +99,10 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            content = json.loads(text_data or "")
+            content = strict_json.loads(text_data or bytes_data or "")
+        except strict_json.UnsafeJSON as error:
+            await self.send_error("invalid_input", str(error))
+            return
         except (ValueError, RecursionError):
             content = None
         if not isinstance(content, dict):
@@ -113,12 +126,20 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             await handler(content)
         except QueueError as error:
             await self.send_json(frames.refusal(error.code, error.message, error.details, content))
+        except RedisError:
+            log.warning("Redis is unreachable: a %s frame was refused", content["msg"])
+            await self.send_json(frames.refusal("unavailable", UNAVAILABLE, {}, content))
+        except Exception:
+            # One bad frame costs its sender an answer, never the socket or anyone else.
+            job = content.get("job") if isinstance(content.get("job"), str) else None
+            log.exception("a %s frame (job %s) failed", content["msg"], job, extra={"job": job})
+            await self.send_json(frames.refusal("internal_error", INTERNAL_ERROR, {}, content))
 
     # --- client messages -----------------------------------------------------------------
 
     async def handle_join(self, content: dict[str, Any]) -> None:
         demo = self._text(content, "demo")
-        await self.hub.follow(demo)
+        await self._follow(demo)
         joined = await jobs.job_submit(
             slug=demo,
             data=content.get("data"),
@@ -145,7 +166,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def handle_resume(self, content: dict[str, Any]) -> None:
         job_id = self._text(content, "job")
         demo = self._text(content, "demo")
-        await self.hub.follow(demo)
+        await self._follow(demo)
         resumed = await run_sync(jobs.job_resume)(
             slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
         )
@@ -166,7 +187,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             if resumed.partial:
                 await self.send_json(frames.generating(job_id, resumed.partial))
         else:
-            await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
+            await self._send_ending(
+                job_id, resumed.status, resumed.outputs, resumed.error, again=True
+            )
 
     async def handle_ping(self, content: dict[str, Any]) -> None:
         await self.send_json(frames.pong())
@@ -217,13 +240,26 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         task.add_done_callback(self.sending.discard)
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None:
-        """A job ended but its ending never reached us: fetch and deliver it."""
-        resumed = await run_sync(jobs.job_resume)(
-            slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
-        )
+        """A job ended but its ending never reached us: fetch and deliver it. A job Redis
+        no longer knows was lost with Redis's data: say so rather than leave the visitor
+        waiting for ever."""
+        try:
+            resumed = await run_sync(jobs.job_resume)(
+                slug=demo, job_id=job_id, owner=self.owner, channel=self.channel_name
+            )
+        except QueueError:
+            await self._send_ending(job_id, "lost", None, LOST)
+            return
+        # Its ending may have arrived while we asked: `_send_ending` sends it once.
         await self._send_ending(job_id, resumed.status, resumed.outputs, resumed.error)
 
     # --- helpers -------------------------------------------------------------------------
+
+    async def _follow(self, demo: str) -> None:
+        """Have the hub follow the demo's line; a name that is no demo costs nothing that
+        lasts (no subscription), only its refusal."""
+        await jobs.line_config(demo)
+        await self.hub.follow(demo)
 
     async def _notice_if_stalled(self, demo: str, config: LineConfig) -> None:
         """Tell a waiting visitor when their line cannot move: paused, or no live worker."""
@@ -235,7 +271,12 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.send_json(notice)
 
-    async def _send_ending(self, job_id: str, status: str, outputs: Any, error: Any) -> None:
+    async def _send_ending(
+        self, job_id: str, status: str, outputs: Any, error: Any, again: bool = False
+    ) -> None:
+        """Tell the visitor how the job ended, once per socket (`again`: they asked)."""
+        if job_id in self.finished and not again:
+            return
         self.finished.append(job_id)
         self._end(self.jobs.get(job_id, ""), job_id)
         await self.send_json(frames.ending(job_id, status, outputs, error))

@@ -7,13 +7,22 @@ change, naming the tickets that left the line; each consumer works out its own r
 """
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import Future
 from typing import Any
 
 from channels.layers import get_channel_layer
 
+from . import frames
 from .line import DemoStats
+
+log = logging.getLogger(__name__)
+
+UNSENDABLE = {
+    "code": "unsendable_output",
+    "message": "The demo's result could not be sent: it holds values the site cannot carry.",
+}
 
 # (a reply channel and a frame for its browser) or (a group and a message for its members)
 Addressed = list[tuple[str, dict[str, Any]]]
@@ -50,12 +59,37 @@ def notice_message(*, slug: str, paused: bool, text: str) -> dict[str, Any]:
     return {"type": "queue.notice", "demo": slug, "paused": paused, "message": text}
 
 
-async def send_all(direct: Addressed, broadcasts: Addressed = ()) -> None:
-    """Send frames to reply channels and messages to groups, concurrently."""
+async def send_all(direct: Addressed, broadcasts: Addressed = ()) -> set[str]:
+    """Send frames to reply channels and messages to groups, concurrently and each on its
+    own: one that fails is logged with its job and does not stop the others. Returns the
+    jobs whose frames were not sent."""
     layer = get_channel_layer()
-    sends = [layer.send(channel, job_message(frame)) for channel, frame in direct if channel]
+    direct = [(channel, frame) for channel, frame in direct if channel]
+    sends = [_send_frame(layer, channel, frame) for channel, frame in direct]
     sends += [layer.group_send(group, message) for group, message in broadcasts]
-    await asyncio.gather(*sends)
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+    failed = set()
+    for (_, frame), outcome in zip(direct, outcomes):
+        if isinstance(outcome, Exception):
+            log.error("sending %s of job %s failed", frame["msg"], frame["job"], exc_info=outcome)
+            failed.add(frame["job"])
+    for (group, _), outcome in zip(broadcasts, outcomes[len(direct) :]):
+        if isinstance(outcome, Exception):
+            log.error("broadcasting to %s failed", group, exc_info=outcome)
+    return failed
+
+
+async def _send_frame(layer, channel: str, frame: dict[str, Any]) -> None:
+    try:
+        await layer.send(channel, job_message(frame))
+    except (TypeError, ValueError):
+        # What the channel layer cannot encode (say, a function's output holding a lone
+        # surrogate) never will be: the visitor hears that the result could not be sent.
+        if frame["msg"] != "process_completed":
+            raise
+        log.exception("the outcome of job %s cannot be sent", frame["job"])
+        unsendable = frames.completed(frame["job"], success=False, payload=UNSENDABLE)
+        await layer.send(channel, job_message(unsendable))
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -78,6 +112,6 @@ def send_all_soon(direct: Addressed, broadcasts: Addressed = ()) -> Future:
     return asyncio.run_coroutine_threadsafe(send_all(direct, broadcasts), _sender_loop())
 
 
-def send_all_sync(direct: Addressed, broadcasts: Addressed = ()) -> None:
+def send_all_sync(direct: Addressed, broadcasts: Addressed = ()) -> set[str]:
     """`send_all` from synchronous code (workers, the HTTP API), waiting until it is done."""
-    send_all_soon(direct, broadcasts).result()
+    return send_all_soon(direct, broadcasts).result()

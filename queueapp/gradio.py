@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
-from . import access, selectors
+from . import access, selectors, strict_json
 from .errors import QueueError
 from .eta import rank_eta
 from .services import jobs
@@ -196,13 +196,14 @@ def _owner(request: HttpRequest, session_hash: str) -> str:
     return access.session_owner(key) if key else f"gradio:{session_hash}"
 
 
-def _validation_detail(function: InferenceFunction, message: str) -> list[dict[str, Any]]:
-    """Gradio's validation answer, naming the parameter whose value was refused."""
+def _invalid(message: str, function: InferenceFunction | None = None) -> JsonResponse:
+    """Gradio's validation answer (422), naming the parameter whose value was refused."""
+    inputs = function.inputs if function else ()
     name = next(
-        (parameter_name(c.label) for c in function.inputs if message.startswith(f"{c.label}:")),
-        "data",
+        (parameter_name(c.label) for c in inputs if message.startswith(f"{c.label}:")), "data"
     )
-    return [{"__type__": "validate", "is_valid": False, "parameter_name": name, "message": message}]
+    detail = {"__type__": "validate", "is_valid": False, "parameter_name": name, "message": message}
+    return JsonResponse({"detail": [detail]}, status=422)
 
 
 @csrf_exempt
@@ -212,7 +213,9 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
     try:
-        body = json.loads(request.body)
+        body = strict_json.loads(request.body)
+    except strict_json.UnsafeJSON as error:
+        return _invalid(str(error))
     except (ValueError, RecursionError):
         return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
     session_hash = body.get("session_hash") if isinstance(body, dict) else None
@@ -230,8 +233,7 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
         )
     except QueueError as error:
         if error.code in ("invalid_input", "input_too_large"):
-            detail = _validation_detail(function, error.message)
-            return JsonResponse({"detail": detail}, status=422)
+            return _invalid(error.message, function)
         return _refused(error)
     await run_sync(get_store().session_follow)(slug, session_hash, joined.job_id, SESSION_SECONDS)
     return JsonResponse({"event_id": joined.job_id})
@@ -377,7 +379,7 @@ async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
     """Cancel a session's waiting job (`{session_hash, event_id}`); a job that has started
     runs on, as with every way in. Only the job's owner may."""
     try:
-        body = json.loads(request.body)
+        body = strict_json.loads(request.body)
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict) or not all(

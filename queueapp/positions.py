@@ -13,6 +13,7 @@ which also catches a broadcast or an ending that was lost on the way.
 """
 
 import asyncio
+import logging
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from . import events
 from .line import DemoStats, LineConfig
 from .store import get_store
 from .threads import run_sync
+
+log = logging.getLogger(__name__)
 
 # How often the process checks its jobs' ranks and statuses against Redis, in seconds.
 RESYNC_INTERVAL = 5.0
@@ -158,7 +161,10 @@ class PositionHub:
     async def _resync_forever(self) -> None:
         while True:
             await asyncio.sleep(RESYNC_INTERVAL)
-            await self.resync()
+            try:
+                await self.resync()
+            except Exception:  # Redis away for a moment: the next round tries again
+                log.warning("checking positions against Redis failed", exc_info=True)
 
     async def resync(self) -> None:
         """Correct ranks from Redis, and find jobs that ended without us hearing of it."""

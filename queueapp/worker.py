@@ -146,8 +146,11 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
 
 
 def _delivered(slug: str, job_ids: list[str], sent) -> None:
+    """Clear the endings that reached the channel layer from the outbox; the sweep sends the
+    others again."""
     if sent.exception() is None:
-        get_store().delivered(slug, job_ids)
+        failed = sent.result()
+        get_store().delivered(slug, [job_id for job_id in job_ids if job_id not in failed])
     else:
         log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
 

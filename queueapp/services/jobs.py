@@ -61,7 +61,7 @@ async def job_submit(
     page token); anyone else is a script, which only demos with `api_open` take."""
     store = get_async_store()
     for _ in range(2):
-        config, stats = _known_lines.get(slug) or (await _line_config(slug), DemoStats())
+        config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
         if function.reads_files:  # decoding files is work for a thread
             inputs = await run_sync(_clean_inputs)(function, data)
@@ -95,7 +95,12 @@ async def job_submit(
     return _joined(job_id, admission, config, pace)
 
 
-async def _line_config(slug: str) -> LineConfig:
+async def line_config(slug: str) -> LineConfig:
+    """The demo's settings as this process knows them (`unknown_demo` if it is none)."""
+    known = _known_lines.get(slug)
+    if known:
+        return known[0]
+
     async def fetch() -> LineConfig:
         config = await get_async_store().config(slug)
         if config is None:

@@ -52,9 +52,8 @@ def demo_sweep(*, slug: str) -> list[Change]:
             slug=slug, seq=reaped.seq, left=left, back=back, stats=store.stats(slug)
         )
         broadcasts.append((events.demo_group(slug), advanced))
-    if direct or broadcasts:
-        events.send_all_sync(direct, broadcasts)
-    store.delivered(slug, ended)
+    failed = events.send_all_sync(direct, broadcasts) if direct or broadcasts else set()
+    store.delivered(slug, [job_id for job_id in ended if job_id not in failed])
     if reaped.wake:
         config = store.config(slug)
         if config is not None:

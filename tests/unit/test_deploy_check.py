@@ -6,6 +6,9 @@ import secrets
 import subprocess
 import sys
 
+import redis
+
+from demo_site import embedded_redis, processes
 from tests.conftest import ROOT
 
 PRODUCTION = {
@@ -13,7 +16,7 @@ PRODUCTION = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "demos.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://demos.example.org",
-    "REDIS_URL": "redis://127.0.0.1:1/0",  # never connected to by a check
+    "REDIS_URL": "redis://127.0.0.1:1/0",  # unreachable: its settings are not judged
 }
 
 
@@ -55,3 +58,20 @@ def test_the_migrations_match_the_models():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_a_redis_that_would_lose_the_line(tmp_path):
+    port = embedded_redis.free_port()
+    server = embedded_redis.start(port, tmp_path)  # the embedded default: it keeps the line
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        assert deploy_check({**PRODUCTION, "REDIS_URL": url}).returncode == 0
+        client = redis.Redis(port=port)
+        client.config_set("appendonly", "no")
+        client.config_set("maxmemory-policy", "allkeys-lru")
+        result = deploy_check({**PRODUCTION, "REDIS_URL": url})
+        assert result.returncode != 0
+        assert "lineup.E001" in result.stderr and "appendonly yes" in result.stderr
+        assert "maxmemory-policy noeviction" in result.stderr
+    finally:
+        processes.stop(server)
