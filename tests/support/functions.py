@@ -72,3 +72,9 @@ def gated_label(label: str) -> str:
         if _redis().blpop(gate_key(label.split("/")[0]), timeout=1):
             break
     return label
+
+
+@register(inputs=[Text("Text")], outputs=[Text("Text")])
+def unsendable_text(text: str) -> str:
+    """Answers with what no frame can carry: the text and a lone surrogate."""
+    return text + "\ud800"
