@@ -153,10 +153,13 @@ class PositionHub:
         layer = get_channel_layer()
         while True:
             message = await layer.receive(self.channel)
-            if message["type"] == "queue.notice":
-                self.notice(message)
-            else:
-                self.advance(message)
+            try:
+                if message["type"] == "queue.notice":
+                    self.notice(message)
+                else:
+                    self.advance(message)
+            except Exception:  # one bad message must not deafen the process
+                log.exception("a broadcast could not be applied: %r", message)
 
     async def _resync_forever(self) -> None:
         while True:
