@@ -10,7 +10,7 @@ MINILM_STAMP := $(VENV)/.minilm
 # of pulling a multi-GB CUDA build. GPU nodes install the CUDA build that suits them.
 TORCH ?= torch==2.13.0
 
-.PHONY: run test test-fast lint bench browser-deps minilm clean
+.PHONY: run test test-fast lint bench soak browser-deps minilm clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ test: $(STAMP) $(MINILM_STAMP) browser-deps
 
 test-fast: $(STAMP)
 	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d $(PY) -m pytest -m "not browser and not stack" $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
+
+# The chaos soak: visitors, refreshes and API scripts while workers, a daphne and Redis are
+# killed at random; every invariant is checked at the end (a 60-second slice is in `make test`).
+SOAK_MINUTES ?= 10
+
+soak: $(STAMP)
+	$(PY) -m tests.soak --minutes $(SOAK_MINUTES)
 
 # The Gradio reference runs get a virtualenv of their own: Gradio pins packages below the
 # versions Lineup uses.

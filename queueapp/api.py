@@ -6,6 +6,7 @@ cookie, which the first job it creates sets; its jobs are visible to it alone.
 """
 
 import asyncio
+import logging
 import math
 from functools import wraps
 from typing import Any
@@ -15,14 +16,17 @@ from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
 from . import access, selectors, strict_json
-from .errors import QueueError
+from .errors import QueueError, unavailable
 from .services import jobs
 from .threads import run_sync
+
+log = logging.getLogger(__name__)
 
 # The HTTP status of each refusal.
 STATUS_OF = {
@@ -42,6 +46,7 @@ STATUS_OF = {
     "demo_disabled": 503,
     "demo_unavailable": 503,
     "no_worker": 503,
+    "unavailable": 503,
 }
 ENDED = ("completed", "failed", "cancelled", "expired")
 # The most file parts one request may carry (one per input at most).
@@ -76,6 +81,9 @@ def api_view(*methods: str):
                 if error.code == "method_not_allowed":
                     response["Allow"] = ", ".join(methods)
                 return response
+            except RedisError:
+                log.warning("Redis is unreachable: %s %s refused", request.method, request.path)
+                return error_response(unavailable())
 
         return wrapper
 

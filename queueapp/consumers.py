@@ -19,7 +19,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from . import access, frames, selectors, strict_json
-from .errors import QueueError
+from .errors import QueueError, unavailable
 from .eta import rank_eta
 from .line import DemoStats, LineConfig
 from .positions import PositionHub, Waiter, get_hub
@@ -30,7 +30,6 @@ from .threads import run_sync
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
 
-UNAVAILABLE = "The line cannot be reached for a moment; please try again shortly."
 INTERNAL_ERROR = "Something went wrong on our side with this request; please try again."
 LOST = {
     "code": "lost",
@@ -128,7 +127,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(frames.refusal(error.code, error.message, error.details, content))
         except RedisError:
             log.warning("Redis is unreachable: a %s frame was refused", content["msg"])
-            await self.send_json(frames.refusal("unavailable", UNAVAILABLE, {}, content))
+            error = unavailable()
+            await self.send_json(frames.refusal(error.code, error.message, error.details, content))
         except Exception:
             # One bad frame costs its sender an answer, never the socket or anyone else.
             job = content.get("job") if isinstance(content.get("job"), str) else None

@@ -10,3 +10,12 @@ class QueueError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def unavailable() -> QueueError:
+    """The queue's store (Redis) cannot be reached for a moment: down, or failing over."""
+    return QueueError(
+        "unavailable",
+        "The line cannot be reached for a moment; please try again shortly.",
+        retry_after=5,
+    )

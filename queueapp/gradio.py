@@ -13,18 +13,20 @@ import json
 import re
 import time
 import zlib
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
 from . import access, selectors, strict_json
-from .errors import QueueError
+from .errors import QueueError, unavailable
 from .eta import rank_eta
 from .services import jobs
 from .store import get_store
@@ -51,6 +53,7 @@ STATUS_OF = {
     "unknown_demo": 404,
     "unknown_job": 404,
     "rate_limited": 429,
+    "unavailable": 503,
 }
 # How often a stream looks at its jobs: soon after a change, less often while nothing changes
 # (doubling up to the longest pause); and when it sends a heartbeat, in seconds.
@@ -90,6 +93,19 @@ def _refused(error: QueueError) -> JsonResponse:
     """A refusal as Gradio's clients read it: `detail`, and 503 for a full line."""
     status = STATUS_OF.get(error.code, 400)
     return JsonResponse({"detail": error.message}, status=status)
+
+
+def _refused_while_redis_is_away(view):
+    """A request that finds Redis unreachable gets a 503 that says so, not a 500."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return await view(request, *args, **kwargs)
+        except RedisError:
+            return _refused(unavailable())
+
+    return wrapper
 
 
 def _component(component_id: int, component) -> dict[str, Any]:
@@ -208,6 +224,7 @@ def _invalid(message: str, function: InferenceFunction | None = None) -> JsonRes
 
 @csrf_exempt
 @never_cache
+@_refused_while_redis_is_away
 async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     """Put a job in the demo's line for a client session: `{event_id}`, or the refusal."""
     if request.method != "POST":
@@ -328,7 +345,16 @@ async def _stream(slug: str, session_hash: str, owner: str):
     line_read_at = 0.0
     pause = POLL_SECONDS
     while True:
-        found = await run_sync(_session_jobs)(slug, session_hash)
+        try:
+            found = await run_sync(_session_jobs)(slug, session_hash)
+        except RedisError:  # away for a moment (a restart, a failover): keep the stream open
+            found = None
+        if found is None:
+            if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
+                yield _sse({"msg": "heartbeat", "event_id": None})
+                last_sent = time.monotonic()
+            await asyncio.sleep(LONGEST_POLL_SECONDS)
+            continue
         mine = [
             (job_id, record) for job_id, record in found if record is None or record.owner == owner
         ]
@@ -375,6 +401,7 @@ async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
 
 @csrf_exempt
 @never_cache
+@_refused_while_redis_is_away
 async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
     """Cancel a session's waiting job (`{session_hash, event_id}`); a job that has started
     runs on, as with every way in. Only the job's owner may."""

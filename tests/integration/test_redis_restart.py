@@ -69,6 +69,14 @@ def test_a_redis_restart_keeps_the_line_and_tells_visitors_meanwhile(tmp_path, s
             assert refusal["code"] == "unavailable"
             ready = await asyncio.to_thread(requests.get, f"http://{site}/readyz", timeout=30)
             assert ready.status_code == 503
+            script = await asyncio.to_thread(
+                requests.post,
+                f"http://{site}/api/v1/demos/{slug}/jobs/",
+                json={"data": ["refused"]},
+                timeout=30,
+            )
+            assert script.status_code == 503
+            assert script.json()["error"]["code"] == "unavailable"
             await first.send(msg="ping")
             await first.until("pong")  # sockets stay open
 

@@ -78,3 +78,20 @@ def gated_label(label: str) -> str:
 def unsendable_text(text: str) -> str:
     """Answers with what no frame can carry: the text and a lone surrogate."""
     return text + "\ud800"
+
+
+@register(inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)], outputs=[Text("Label")])
+def sleepy_label(label: str, seconds: float) -> str:
+    """Sleeps, touching nothing else (unlike the recorded ones, it works while Redis is away)."""
+    time.sleep(seconds)
+    return label
+
+
+@register(
+    inputs=[Text("Label"), Number("Seconds", minimum=0, maximum=30)],
+    outputs=[Text("Label")],
+    batch=True,
+)
+def sleepy_label_batch(labels: list[str], seconds: list[float]) -> list[list[str]]:
+    time.sleep(max(seconds))
+    return [labels]
