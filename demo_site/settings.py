@@ -117,7 +117,26 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # --- Redis: the queue of record, the channel layer and the Celery broker -----------------
-REDIS_URL = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(VAR_DIR / "redis")
+# Redis Sentinel, for a Redis that outlives its master: the sentinels ("host:port,...") that
+# watch the master named LINEUP_REDIS_MASTER. When set, the queue's store, the channel layer
+# and the Celery broker all ask them where the master is, and follow it across a failover.
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, port in (
+        entry.strip().rsplit(":", 1)
+        for entry in os.environ.get("LINEUP_REDIS_SENTINELS", "").split(",")
+        if entry.strip()
+    )
+]
+REDIS_MASTER = os.environ.get("LINEUP_REDIS_MASTER", "lineup")
+if REDIS_SENTINELS:
+    REDIS_URL = f"sentinel://{REDIS_MASTER}"  # for people to read: the sentinels say where
+else:
+    REDIS_URL = os.environ.get("REDIS_URL") or embedded_redis.ensure_running(VAR_DIR / "redis")
+# How many replicas must have a batch (and its slot lease) before a worker runs it, so that
+# a failover cannot hand the same batch out twice; 0: do not wait (docs/operations.md).
+LINEUP_REDIS_MIN_REPLICAS = int(os.environ.get("LINEUP_REDIS_MIN_REPLICAS", "0"))
+LINEUP_REDIS_REPLICA_WAIT_MS = int(os.environ.get("LINEUP_REDIS_REPLICA_WAIT_MS", "500"))
 
 # The channel layer rides on Redis pub/sub: a message costs one PUBLISH and reaches each web
 # process once, which then hands it to its own sockets (docs/architecture.md says why).
@@ -129,7 +148,11 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             "hosts": [
                 {
-                    "address": REDIS_URL,
+                    **(
+                        {"sentinels": REDIS_SENTINELS, "master_name": REDIS_MASTER}
+                        if REDIS_SENTINELS
+                        else {"address": REDIS_URL}
+                    ),
                     "socket_timeout": None,
                     "max_connections": int(
                         os.environ.get("CHANNEL_LAYER_MAX_CONNECTIONS", "10000")
@@ -143,7 +166,10 @@ CHANNEL_LAYERS = {
     }
 }
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = os.environ.get(
+    "CELERY_BROKER_URL",
+    ";".join(f"sentinel://{host}:{port}/0" for host, port in REDIS_SENTINELS) or REDIS_URL,
+)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -152,6 +178,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Redelivery of an unacknowledged wake-up: well above the longest job. Jobs themselves are
 # recovered by their leases in Redis, not by this timeout.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if REDIS_SENTINELS:
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_MASTER
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -49,6 +49,11 @@ def drain_demo(slug: str) -> int:
             continue
         if taken.status != "batch":
             return batches
+        if not taken.replicated:
+            # Not safe to run: left to its lease, after which the sweep puts the jobs back
+            # at the front of the line (counted as an attempt).
+            log.warning("demo %s: a batch was not confirmed by the replicas; not run", slug)
+            return batches
         patience = linger
         if taken.jobs:
             with slot_kept(slug, slot):

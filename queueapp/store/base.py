@@ -47,6 +47,9 @@ class Taken:
     size: int = 0
     seq: int = 0
     stats: DemoStats = DemoStats()
+    # False when the replicas asked for (LINEUP_REDIS_MIN_REPLICAS) did not confirm the take
+    # in time: a failover could then hand the batch out again, so it must not run.
+    replicated: bool = True
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ worker node; reads are plain commands, pipelined."""
 import asyncio
 import json
 import time
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from django.conf import settings
 
 from ..eta import Pace
@@ -76,6 +79,18 @@ class RedisQueueStore(QueueStore):
 
     def _run(self, name: str, call: scripts.Call) -> Any:
         return self.scripts[name](keys=call.keys, args=call.args)
+
+    def _run_replicated(self, name: str, call: scripts.Call) -> tuple[Any, bool]:
+        """Run a script, then wait (on the same connection, as WAIT asks) until
+        LINEUP_REDIS_MIN_REPLICAS replicas have its writes; the reply, and whether they do."""
+        wanted = settings.LINEUP_REDIS_MIN_REPLICAS
+        if not wanted:
+            return self._run(name, call), True
+        with self.redis.pipeline(transaction=False) as pipe:
+            self.scripts[name](keys=call.keys, args=call.args, client=pipe)
+            pipe.wait(wanted, settings.LINEUP_REDIS_REPLICA_WAIT_MS)
+            reply, replicas = pipe.execute()
+        return reply, replicas >= wanted
 
     def publish_config(self, slug: str, config: LineConfig) -> None:
         self._publish(slug, config.to_redis())
@@ -146,11 +161,12 @@ class RedisQueueStore(QueueStore):
                 linger=linger,
                 head=head,
             )
-            taken, head = scripts.take_batch_reply(self._run("take_batch", call))
+            reply, replicated = self._run_replicated("take_batch", call)
+            taken, head = scripts.take_batch_reply(reply)
             if taken.status != "retry":
                 if head:
                     self._heads_seen[slug, slot] = head
-                return taken
+                return taken if replicated else replace(taken, replicated=False)
             count = self._head_lengths[slug] = taken.size
         raise RuntimeError(f"the head of {slug}'s line kept changing while it was read")
 
@@ -397,19 +413,33 @@ def get_async_store() -> AsyncRedisQueueStore:
     """The running event loop's async store (async connections belong to one loop)."""
     loop = asyncio.get_running_loop()
     if loop not in _async_stores:
-        # A burst of joins waits for one of a few connections rather than opening hundreds.
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
-            max_connections=ASYNC_CONNECTIONS,
-            timeout=None,
-            **CONNECTION_OPTIONS,
-        )
-        _async_stores[loop] = AsyncRedisQueueStore(redis.asyncio.Redis(connection_pool=pool))
+        if settings.REDIS_SENTINELS:
+            sentinels = redis.asyncio.sentinel.Sentinel(settings.REDIS_SENTINELS)
+            client = sentinels.master_for(settings.REDIS_MASTER, **CONNECTION_OPTIONS)
+        else:
+            # A burst of joins waits for one of a few connections rather than opening hundreds.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                settings.REDIS_URL,
+                max_connections=ASYNC_CONNECTIONS,
+                timeout=None,
+                **CONNECTION_OPTIONS,
+            )
+            client = redis.asyncio.Redis(connection_pool=pool)
+        _async_stores[loop] = AsyncRedisQueueStore(client)
     return _async_stores[loop]
 
 
 @cache
 def get_store() -> QueueStore:
-    """This process's store, on the Redis of settings.REDIS_URL."""
-    client = redis.Redis.from_url(settings.REDIS_URL, max_connections=1000, **CONNECTION_OPTIONS)
+    """This process's store: on the master the sentinels name (following it across a
+    failover), or on the Redis of settings.REDIS_URL."""
+    if settings.REDIS_SENTINELS:
+        sentinels = redis.sentinel.Sentinel(settings.REDIS_SENTINELS)
+        client = sentinels.master_for(
+            settings.REDIS_MASTER, max_connections=1000, **CONNECTION_OPTIONS
+        )
+    else:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, max_connections=1000, **CONNECTION_OPTIONS
+        )
     return RedisQueueStore(client)
