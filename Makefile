@@ -70,6 +70,7 @@ $(BENCH_STAMP): $(MINILM_STAMP)
 
 bench: $(BENCH_STAMP) $(GRADIO_VENV)/.installed
 	$(PY) -m bench.run --runs 3
+	$(PY) -m bench.replicas --runs 3
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
