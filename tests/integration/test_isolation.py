@@ -7,6 +7,7 @@ import uuid
 import pytest
 import redis
 import requests
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from .test_api import api, post_job, refused
@@ -71,3 +72,18 @@ def test_joins_to_demos_that_do_not_exist_leave_no_subscription(stack):
             assert answer["code"] in ("unknown_demo", "unknown_job")
     client = redis.Redis.from_url(stack.redis_url)
     assert client.pubsub_channels("*ghost-*") == []
+
+
+def test_a_text_frame_that_is_not_utf8_fails_its_connection_only(stack):
+    # RFC 6455 (8.1): such a connection is failed. daphne's websocket library drops it
+    # without a close frame; the visitor reconnects as after any drop, and nobody else
+    # notices.
+    with connect(stack.ws_url, origin=stack.base_url) as bystander:
+        assert json.loads(bystander.recv(timeout=10))["msg"] == "hello"
+        with connect(stack.ws_url, origin=stack.base_url) as socket:
+            assert json.loads(socket.recv(timeout=10))["msg"] == "hello"
+            socket.send(b'{"msg": "ping", "note": "\xff\xfe"}', text=True)
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    socket.recv(timeout=30)
+        assert ask(bystander, '{"msg": "ping"}')["msg"] == "pong"
