@@ -32,7 +32,7 @@ from demo_site import embedded_redis
 from queueapp.store.keys import key
 
 ENDED = ("completed", "failed", "cancelled", "expired")
-MAX_SIZE = 40  # each demo's line
+MAX_SIZE = 8  # each demo's line: small, so the soak fills it
 VISITORS = 16
 SCRIPTS = 4
 SETTLE_SECONDS = 180  # after the load stops, for every admitted job to end
