@@ -9,6 +9,8 @@ from django.core.files.storage import default_storage
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 RESULT_LINK_SALT = "lineup.result-link"
+# What signed paths may name: results, and files uploaded for a job (Gradio's `upload`).
+SERVED_FOLDERS = ("results/", "uploads/")
 
 
 def _link_signature(name: str, expires: int) -> str:
@@ -27,12 +29,36 @@ def result_link_valid(name: str, expires: int, signature: str) -> bool:
     return constant_time_compare(signature, _link_signature(name, expires))
 
 
+def signed_path(name: str) -> str:
+    """`<expiry>/<signature>/<name>`: a stored file for clients that name files by a path
+    alone (Gradio's `file=` route); it works for LINEUP_RESULT_TTL_SECONDS, like a link."""
+    expires = int(time.time()) + settings.LINEUP_RESULT_TTL_SECONDS
+    return f"{expires}/{_link_signature(name, expires)}/{name}"
+
+
+def signed_name(path: str) -> str | None:
+    """The stored file a `signed_path` names, while it is valid; None for anything else, so
+    no path outside the store (`../../etc/passwd`) can ever be read."""
+    expires, _, rest = path.partition("/")
+    signature, _, name = rest.partition("/")
+    if not (expires.isdigit() and len(expires) <= 12):
+        return None
+    if not name.startswith(SERVED_FOLDERS) or ".." in name or "\\" in name:
+        return None
+    return name if result_link_valid(name, int(expires), signature) else None
+
+
 def delete_expired_files(*, inputs_after: float) -> int:
-    """Delete result files older than their links' lifetime, and input files older than
-    `inputs_after` seconds (their jobs are long gone); return how many went."""
+    """Delete result and uploaded files older than their links' lifetime, and input files
+    older than `inputs_after` seconds (their jobs are long gone); return how many went."""
     now = datetime.now(UTC)
     deleted = 0
-    for folder, age in (("results", settings.LINEUP_RESULT_TTL_SECONDS), ("inputs", inputs_after)):
+    kept = (
+        ("results", settings.LINEUP_RESULT_TTL_SECONDS),
+        ("uploads", settings.LINEUP_RESULT_TTL_SECONDS),
+        ("inputs", inputs_after),
+    )
+    for folder, age in kept:
         try:
             _, names = default_storage.listdir(folder)
         except FileNotFoundError:

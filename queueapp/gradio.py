@@ -10,18 +10,31 @@ state there and tells the client every change.
 
 import asyncio
 import json
+import mimetypes
 import re
+import secrets
 import time
 import zlib
 from functools import wraps
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
+from models_registry.files import signed_name, signed_path
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
@@ -42,10 +55,29 @@ COMPONENTS = {
     "slider": ("slider", "Slider", "float"),
     "checkbox": ("checkbox", "Checkbox", "bool"),
     "dropdown": ("dropdown", "Dropdown", "str"),
-    "image": ("image", "Image", "dict"),
+    "image": ("image", "Image", "filepath"),
     "label": ("label", "Label", "dict"),
     "json": ("json", "JSON", "Dict[Any, Any]"),
 }
+# Kinds whose values travel as files: uploaded first, then named by their path (FileData).
+FILE_KINDS = ("image",)
+FILE_DATA_SCHEMA = {
+    "type": "object",
+    "title": "FileData",
+    "properties": {
+        "path": {"type": "string"},
+        "url": {"type": ["string", "null"]},
+        "size": {"type": ["integer", "null"]},
+        "orig_name": {"type": ["string", "null"]},
+        "mime_type": {"type": ["string", "null"]},
+        "is_stream": {"type": "boolean"},
+        "meta": {"type": "object", "properties": {"_type": {"const": "gradio.FileData"}}},
+    },
+    "required": ["path"],
+    "description": "A file uploaded to this demo's upload route, named by the path it returned.",
+}
+# The most files one upload request may carry.
+MAX_UPLOAD_FILES = 16
 # The HTTP status of a refusal; any other is 400.
 STATUS_OF = {
     "queue_full": 503,
@@ -108,6 +140,11 @@ def _refused_while_redis_is_away(view):
     return wrapper
 
 
+def _schema(component) -> dict[str, Any]:
+    """The JSON Schema of the component's value as Gradio's clients send and get it."""
+    return FILE_DATA_SCHEMA if component.kind in FILE_KINDS else (component.json_schema() or {})
+
+
 def _component(component_id: int, component) -> dict[str, Any]:
     name, _, _ = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
     props = {"label": component.label, "name": name}
@@ -117,7 +154,7 @@ def _component(component_id: int, component) -> dict[str, Any]:
         "id": component_id,
         "type": name,
         "props": props,
-        "api_info": component.json_schema() or {},
+        "api_info": _schema(component),
         "skip_api": False,
         "component_class_id": name,
     }
@@ -128,7 +165,7 @@ def _described(component) -> dict[str, Any]:
     _, class_name, python_type = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
     return {
         "label": component.label,
-        "type": component.json_schema() or {},
+        "type": _schema(component),
         "python_type": {"type": python_type, "description": ""},
         "component": class_name,
     }
@@ -241,9 +278,10 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         _, function = await run_sync(_open_demo)(slug)
         await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
+        data = await run_sync(_with_uploads)(function, body.get("data"))
         joined = await jobs.job_submit(
             slug=slug,
-            data=body.get("data"),
+            data=data,
             owner=_owner(request, session_hash),
             address=access.client_address(request.META),
             from_page=False,
@@ -254,6 +292,45 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
         return _refused(error)
     await run_sync(get_store().session_follow)(slug, session_hash, joined.job_id, SESSION_SECONDS)
     return JsonResponse({"event_id": joined.job_id})
+
+
+def _with_uploads(function: InferenceFunction, data: Any) -> Any:
+    """The inputs, with each file named by an uploaded path replaced by its bytes (which the
+    component then checks as it checks any upload)."""
+    if not isinstance(data, list):
+        return data
+    values = list(data)
+    for n, (component, value) in enumerate(zip(function.inputs, values)):
+        if component.kind in FILE_KINDS and isinstance(value, dict):
+            name = signed_name(value.get("path")) if isinstance(value.get("path"), str) else None
+            if name is None or not name.startswith("uploads/") or not default_storage.exists(name):
+                raise QueueError(
+                    "invalid_input",
+                    f"{component.label}: upload the file to this demo's upload route first, "
+                    "and send the path it returned (the path may have expired).",
+                )
+            with default_storage.open(name, "rb") as handle:
+                values[n] = handle.read()
+    return values
+
+
+def _as_file_data(value: Any, file_route: str) -> Any:
+    """An image output (a signed link to a stored PNG) as Gradio's FileData."""
+    if not isinstance(value, dict) or "url" not in value:
+        return value
+    link = urlsplit(value["url"])
+    name = link.path.removeprefix(settings.MEDIA_URL)
+    query = parse_qs(link.query)
+    path = f"{query['expires'][0]}/{query['sig'][0]}/{name}"
+    return {
+        "path": path,
+        "url": file_route + path,
+        "orig_name": PurePosixPath(name).name,
+        "mime_type": mimetypes.guess_type(name)[0],
+        "size": None,
+        "is_stream": False,
+        "meta": {"_type": "gradio.FileData"},
+    }
 
 
 def _sse(message: dict[str, Any]) -> bytes:
@@ -270,8 +347,9 @@ class _Told:
         self.partial: Any = None
 
 
-def _messages(job_id: str, told: _Told, record, config, stats) -> list[dict]:
-    """The messages that bring the client up to date with the job as stored."""
+def _messages(job_id: str, told: _Told, record, config, stats, present=list) -> list[dict]:
+    """The messages that bring the client up to date with the job as stored; `present`
+    turns outputs into what the client expects (files as FileData)."""
     out: list[dict[str, Any]] = []
     if record is None:
         error = {
@@ -305,16 +383,16 @@ def _messages(job_id: str, told: _Told, record, config, stats) -> list[dict]:
     if record.status == "completed" and told.partial is not None:
         latest = record.outputs
     if latest and latest != told.partial:
-        data = latest
+        data = present(latest)
         if told.partial is not None:
-            data = [[["replace", [], value]] for value in latest]
+            data = [[["replace", [], value]] for value in data]
         told.partial = latest
         output = {"data": data, "is_generating": True}
         out.append(
             {"msg": "process_generating", "event_id": job_id, "output": output, "success": True}
         )
     if record.status == "completed":
-        output = {"data": record.outputs, "duration": None, "average_duration": None}
+        output = {"data": present(record.outputs), "duration": None, "average_duration": None}
         out.append(
             {"msg": "process_completed", "event_id": job_id, "output": output, "success": True}
         )
@@ -336,10 +414,27 @@ def _session_jobs(slug: str, session_hash: str) -> list[tuple[str, Any]]:
     return list(zip(job_ids, store.jobs(slug, job_ids)))
 
 
-async def _stream(slug: str, session_hash: str, owner: str):
+def _presenter(config, slug: str, file_route: str):
+    """How the demo's outputs reach Gradio's clients: files as FileData, the rest as is."""
+    try:
+        kinds = [c.kind for c in selectors.demo_function(config, slug).outputs]
+    except QueueError:
+        kinds = []
+
+    def present(values: list) -> list:
+        return [
+            _as_file_data(value, file_route) if kind in FILE_KINDS else value
+            for value, kind in zip(values, kinds + ["json"] * len(values))
+        ]
+
+    return present
+
+
+async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
     """The session's events, as this owner's jobs change, until none of them is pending;
     then `close_stream`. Jobs of the same session hash but another owner are not shown."""
     store = get_store()
+    present = list
     told: dict[str, _Told] = {}
     last_sent = time.monotonic()
     line_read_at = 0.0
@@ -364,12 +459,13 @@ async def _stream(slug: str, session_hash: str, owner: str):
         if time.monotonic() - line_read_at > LINE_READ_SECONDS:  # settings and pace, for ETAs
             config = await run_sync(selectors.demo_config)(slug=slug)
             stats = await run_sync(store.stats)(slug)
+            present = _presenter(config, slug, file_route)
             line_read_at = time.monotonic()
         ended = []
         pause = min(2 * pause, LONGEST_POLL_SECONDS)
         for job_id, record in mine:
             for message in _messages(
-                job_id, told.setdefault(job_id, _Told()), record, config, stats
+                job_id, told.setdefault(job_id, _Told()), record, config, stats, present
             ):
                 yield _sse(message)
                 last_sent = time.monotonic()
@@ -392,8 +488,9 @@ async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
     if not 0 < len(session_hash) <= 100:
         return JsonResponse({"detail": "A session_hash is required."}, status=400)
     owner = _owner(request, session_hash)
+    file_route = request.build_absolute_uri(f"/demos/{slug}{API_PREFIX}/file=")
     response = StreamingHttpResponse(
-        _stream(slug, session_hash, owner), content_type="text/event-stream"
+        _stream(slug, session_hash, owner, file_route), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     return response
@@ -420,3 +517,51 @@ async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
         if error.code != "not_waiting":
             return _refused(error)
     return JsonResponse({"success": True})
+
+
+@csrf_exempt
+@never_cache
+async def upload(request: HttpRequest, slug: str) -> JsonResponse:
+    """Keep the files of a multipart `files` field for a later join: a list of their paths,
+    each signed and expiring like a result link."""
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    try:
+        await run_sync(_open_demo)(slug)
+        await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
+        return JsonResponse(await run_sync(_keep_uploads)(request), safe=False)
+    except QueueError as error:
+        return _refused(error)
+
+
+def _keep_uploads(request: HttpRequest) -> list[str]:
+    limit = settings.LINEUP_MAX_IMAGE_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit * MAX_UPLOAD_FILES:
+        raise QueueError("input_too_large", f"Files may be at most {limit} bytes each.")
+    try:
+        files = request.FILES.getlist("files")
+    except MultiPartParserError:
+        raise QueueError("bad_request", "Send the files as multipart form data.") from None
+    if not 0 < len(files) <= MAX_UPLOAD_FILES:
+        raise QueueError("bad_request", f"Send 1 to {MAX_UPLOAD_FILES} parts named `files`.")
+    if any(upload.size > limit for upload in files):
+        raise QueueError("input_too_large", f"Files may be at most {limit} bytes each.")
+    paths = []
+    for upload in files:
+        suffix = PurePosixPath(upload.name or "").suffix.lower()
+        suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+        name = default_storage.save(f"uploads/{secrets.token_urlsafe(18)}{suffix}", upload)
+        paths.append(signed_path(name))
+    return paths
+
+
+@never_cache
+def served_file(request: HttpRequest, slug: str, path: str) -> HttpResponse:
+    """A result or an upload, by its signed path; nothing else can be named."""
+    name = signed_name(path)
+    if name is None or not default_storage.exists(name):
+        return JsonResponse({"detail": "No such file, or its link has expired."}, status=404)
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -13,6 +13,8 @@ urlpatterns = [
     path("demos/<slug:slug>/gradio_api/queue/join", gradio.queue_join, name="gradio-join"),
     path("demos/<slug:slug>/gradio_api/queue/data", gradio.queue_data, name="gradio-data"),
     path("demos/<slug:slug>/gradio_api/cancel", gradio.cancel, name="gradio-cancel"),
+    path("demos/<slug:slug>/gradio_api/upload", gradio.upload, name="gradio-upload"),
+    path("demos/<slug:slug>/gradio_api/file=<path:path>", gradio.served_file, name="gradio-file"),
     path("socket-token/", views.socket_token, name="socket-token"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),
     path("metrics", metrics.metrics, name="metrics"),

@@ -83,8 +83,11 @@ def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
         "site": request.build_absolute_uri("/").rstrip("/"),
         "data_json": json.dumps(data),
         "files": files,
-        # Gradio's clients take the same values as arguments (files are for a later round).
-        "gradio_args": ", ".join(repr(value) for value in data),
+        # Gradio's clients take the same values as arguments, and files through handle_file.
+        "gradio_args": ", ".join(
+            f'handle_file("{files[f"input_{n}"]}")' if f"input_{n}" in files else repr(value)
+            for n, value in enumerate(data)
+        ),
         "gradio_api_name": gradio.api_name(demo.slug),
     }
     return render(request, "lineup/demo_api.html", context)

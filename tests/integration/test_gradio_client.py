@@ -3,6 +3,7 @@ URL a visitor sees, through the same line as every other way in."""
 
 import html
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -11,10 +12,13 @@ import uuid
 import pytest
 import redis
 import requests
+from gradio_client import handle_file
 from gradio_client.exceptions import ValidationError
 from gradio_client.utils import QueueError, Status
+from PIL import Image as PILImage
 
 from queueapp.store import key
+from tests.conftest import EXAMPLE_IMAGE
 from tests.support.gradio import gradio_client
 
 pytestmark = pytest.mark.stack
@@ -35,6 +39,48 @@ def test_the_client_reads_the_demo_s_api(stack):
 def test_predict_runs_a_job_through_the_line(stack):
     assert client(stack, "trim-words").predict("lineup", 4, api_name="/trim_words") == "line"
     assert client(stack, "text-echo").predict("hello", api_name="/text_echo") == "hello"
+
+
+def test_images_go_in_as_uploads_and_come_back_as_files(stack, tmp_path):
+    sent = PILImage.open(EXAMPLE_IMAGE).convert("RGB")
+    got = client(stack, "image-echo").predict(
+        handle_file(str(EXAMPLE_IMAGE)), api_name="/image_echo"
+    )
+    back = PILImage.open(got).convert("RGB")
+    assert back.size == sent.size and back.tobytes() == sent.tobytes()  # pixel for pixel
+
+    inputs = [handle_file(str(EXAMPLE_IMAGE)), "basic", 2, 0, False, "a note"]
+    label, details, swatches = client(stack, "colour-report").predict(
+        *inputs, api_name="/colour_report"
+    )
+    assert details["size"] == [sent.width, sent.height] and details["note"] == "a note"
+    assert PILImage.open(swatches).size == (80, 40)
+
+
+def test_only_signed_paths_of_the_store_can_be_read_or_sent(stack):
+    prefix = f"{stack.base_url}/demos/image-echo/gradio_api"
+    with open(EXAMPLE_IMAGE, "rb") as image:
+        uploaded = requests.post(f"{prefix}/upload", files={"files": image}, timeout=30)
+    (path,) = uploaded.json()
+    assert requests.get(f"{prefix}/file={path}", timeout=30).content == EXAMPLE_IMAGE.read_bytes()
+    expires, signature, name = path.split("/", 2)
+    forged = [
+        "../../etc/passwd",
+        "/etc/passwd",
+        f"{expires}/{signature}/../../settings.py",
+        f"{expires}/{'0' * len(signature)}/{name}",
+        f"{int(expires) + 1}/{signature}/{name}",
+        f"{expires}/{signature}/inputs/{name.split('/')[1]}",
+        name,
+    ]
+    for attempt in forged:
+        assert requests.get(f"{prefix}/file={attempt}", timeout=30).status_code == 404, attempt
+    join = {"fn_index": 0, "session_hash": "forger"}
+    for attempt in [*forged, path.replace("uploads", "results")]:
+        data = [{"path": attempt, "meta": {"_type": "gradio.FileData"}}]
+        refused = requests.post(f"{prefix}/queue/join", json={**join, "data": data}, timeout=30)
+        assert refused.status_code == 422, attempt
+        assert refused.json()["detail"][0]["parameter_name"] == "image"
 
 
 def test_a_generator_s_partial_outputs_reach_the_job(stack):
@@ -127,15 +173,24 @@ def test_a_full_line_raises_and_keeps_the_line(stack, paused_line):
     assert [job.result(timeout=60) for job in jobs] == ["finished 1 steps"] * 2
 
 
-def test_the_api_page_s_gradio_snippet_runs_as_shown(stack):
-    page = requests.get(f"{stack.base_url}/demos/text-echo/api/", timeout=30).text
+def run_gradio_snippet(stack, slug: str, folder) -> str:
+    """Run the API page's Gradio snippet as shown, in `folder`; the last line it printed."""
+    page = requests.get(f"{stack.base_url}/demos/{slug}/api/", timeout=30).text
     shown = re.search(r"<pre><code>(from gradio_client.*?)</code></pre>", page, re.S)
     snippet = html.unescape(shown.group(1))
     ran = subprocess.run(
-        [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", snippet], capture_output=True, text=True, timeout=120, cwd=folder
     )
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip().splitlines()[-1] == "Hello, Lineup!"
+    return ran.stdout.strip().splitlines()[-1]
+
+
+def test_the_api_page_s_gradio_snippet_runs_as_shown(stack, tmp_path):
+    assert run_gradio_snippet(stack, "text-echo", tmp_path) == "Hello, Lineup!"
+    # With a file: the snippet names one the reader has at hand.
+    shutil.copy(EXAMPLE_IMAGE, tmp_path / "your-image.png")
+    downloaded = run_gradio_snippet(stack, "image-echo", tmp_path)
+    assert PILImage.open(downloaded).size == PILImage.open(EXAMPLE_IMAGE).size
 
 
 def test_another_session_can_neither_read_nor_cancel_a_job(stack, paused_line):
