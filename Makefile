@@ -35,8 +35,18 @@ browser-deps:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# Gradio's JavaScript client for its tests, pinned in tests/node (Debian's Node if missing).
+NODE_STAMP := tests/node/node_modules/.installed
+
+$(NODE_STAMP): tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "installing Debian's nodejs for the JavaScript client tests"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tests/node && npm ci --no-audit --no-fund --silent
+	touch $@
+
 # Each run gets a private folder for its database, media and Redis, removed afterwards.
-test: $(STAMP) $(MINILM_STAMP) browser-deps
+test: $(STAMP) $(MINILM_STAMP) browser-deps $(NODE_STAMP)
 	$(PY) -m ruff check .
 	@d=$$(mktemp -d); LINEUP_VAR_DIR=$$d LINEUP_REQUIRE_MINILM=1 $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; rm -rf $$d; exit $$rc
 
