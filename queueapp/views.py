@@ -88,6 +88,10 @@ def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
             f'handle_file("{files[f"input_{n}"]}")' if f"input_{n}" in files else repr(value)
             for n, value in enumerate(data)
         ),
+        "gradio_js_args": ", ".join(
+            "handle_file(imageBlob)" if f"input_{n}" in files else json.dumps(value)
+            for n, value in enumerate(data)
+        ),
         "gradio_api_name": gradio.api_name(demo.slug),
     }
     return render(request, "lineup/demo_api.html", context)
