@@ -17,8 +17,10 @@ from gradio_client.exceptions import ValidationError
 from gradio_client.utils import QueueError, Status
 from PIL import Image as PILImage
 
+from models_registry.builtin_demos import BUILTIN_DEMOS
+from models_registry.registry import get_function
 from queueapp.store import key
-from tests.conftest import EXAMPLE_IMAGE
+from tests.conftest import EXAMPLE_IMAGE, ROOT
 from tests.support.gradio import gradio_client
 
 pytestmark = pytest.mark.stack
@@ -39,6 +41,28 @@ def test_the_client_reads_the_demo_s_api(stack):
 def test_predict_runs_a_job_through_the_line(stack):
     assert client(stack, "trim-words").predict("lineup", 4, api_name="/trim_words") == "line"
     assert client(stack, "text-echo").predict("hello", api_name="/text_echo") == "hello"
+
+
+def test_every_built_in_demo_answers_its_example(stack):
+    listed = requests.get(f"{stack.base_url}/api/v1/demos/", timeout=30).json()
+    loaded = {demo["slug"] for demo in listed["demos"]}
+    demos = [demo for demo in BUILTIN_DEMOS if demo["slug"] in loaded]
+    assert len(demos) >= len(BUILTIN_DEMOS) - 1  # all, less the real model without its extra
+    for demo in demos:
+        function = get_function(demo["function"])
+        inputs = [
+            handle_file(str(ROOT / value.lstrip("/"))) if component.kind == "image" else value
+            for component, value in zip(function.inputs, demo["examples"][0])
+        ]
+        endpoint = "/" + demo["slug"].replace("-", "_")
+        result = client(stack, demo["slug"]).predict(*inputs, api_name=endpoint)
+        results = result if len(function.outputs) > 1 else (result,)
+        assert len(results) == len(function.outputs), demo["slug"]
+        for component, value in zip(function.outputs, results):
+            if component.kind == "image":
+                assert PILImage.open(value).width > 0, demo["slug"]
+            else:
+                assert value not in (None, ""), demo["slug"]
 
 
 def test_images_go_in_as_uploads_and_come_back_as_files(stack, tmp_path):
