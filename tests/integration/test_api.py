@@ -7,6 +7,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import ANY
 
 import pytest
@@ -414,3 +415,35 @@ def test_cancelling_through_the_api_tells_the_page(stack, busy_line):
 
     assert asyncio.run(scenario()) == {"msg": "cancelled", "job": ANY}
     cancel_all([(ahead, first)])
+
+
+def test_a_request_that_waits_holds_up_no_other(stack):
+    # predict waits for its job, here on a paused line; meanwhile the same web process must
+    # go on answering everyone else (pages, static files, other API calls).
+    slug = stack.add_demo(f"t-held-{uuid.uuid4().hex[:8]}", function="identity_text", paused=True)
+    waiting = ThreadPoolExecutor(max_workers=1).submit(
+        api(stack).post,
+        f"{stack.base_url}/api/v1/demos/{slug}/predict/?wait=60",
+        json={"data": ["held"]},
+        timeout=120,
+    )
+    until_waiting(stack, slug)
+    others = api(stack)
+    for path in ("/healthz", "/api/v1/demos/", "/static/lineup/lineup.js", f"/demos/{slug}/"):
+        assert others.get(f"{stack.base_url}{path}", timeout=30).status_code == 200, path
+    assert not waiting.done()
+    stack.manage(
+        "shell",
+        "-c",
+        "from models_registry.models import Demo\n"
+        "from queueapp.services.demos import demo_resume\n"
+        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
+    )
+    assert waiting.result().json()["output"]["data"] == ["held"]
+
+
+def until_waiting(stack, slug: str) -> None:
+    deadline = time.monotonic() + 30
+    while waiting(stack, slug) < 1:
+        assert time.monotonic() < deadline, "the job did not join"
+        time.sleep(0.05)
