@@ -86,6 +86,7 @@ STATUS_OF = {
     "unknown_job": 404,
     "rate_limited": 429,
     "unavailable": 503,
+    "demo_disabled": 503,
 }
 # How often a stream looks at its jobs: soon after a change, less often while nothing changes
 # (doubling up to the longest pause); and when it sends a heartbeat, in seconds.
@@ -276,9 +277,13 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     if not isinstance(session_hash, str) or not 0 < len(session_hash) <= 100:
         return JsonResponse({"detail": "A session_hash is required."}, status=400)
     try:
-        _, function = await run_sync(_open_demo)(slug)
+        # The line's settings as this process knows them: no database read per join (the
+        # admission below refuses a demo switched off or closed to scripts).
+        function = selectors.demo_function(await jobs.line_config(slug), slug)
         await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
-        data = await run_sync(_with_uploads)(function, body.get("data"))
+        data = body.get("data")
+        if any(component.kind in FILE_KINDS for component in function.inputs):
+            data = await run_sync(_with_uploads)(function, data)
         joined = await jobs.job_submit(
             slug=slug,
             data=data,
@@ -457,10 +462,12 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
             yield _sse({"msg": "close_stream", "event_id": None})
             return
         if time.monotonic() - line_read_at > LINE_READ_SECONDS:  # settings and pace, for ETAs
-            config = await run_sync(selectors.demo_config)(slug=slug)
-            stats = await run_sync(store.stats)(slug)
+            config = await jobs.line_config(slug)
             present = _presenter(config, slug, file_route)
+            stats = None
             line_read_at = time.monotonic()
+        if stats is None and any(record and record.status == "waiting" for _, record in mine):
+            stats = await run_sync(store.stats)(slug)
         ended = []
         pause = min(2 * pause, LONGEST_POLL_SECONDS)
         for job_id, record in mine:
