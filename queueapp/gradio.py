@@ -87,6 +87,7 @@ STATUS_OF = {
     "rate_limited": 429,
     "unavailable": 503,
     "demo_disabled": 503,
+    "input_too_large": 413,
 }
 # How often a stream looks at its jobs: soon after a change, less often while nothing changes
 # (doubling up to the longest pause); and when it sends a heartbeat, in seconds.
