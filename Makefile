@@ -55,10 +55,13 @@ test-fast: $(STAMP)
 
 # The chaos soak: visitors, refreshes and API scripts while workers, a daphne and Redis are
 # killed at random; every invariant is checked at the end (a 60-second slice is in `make test`).
+# `make soak SOAK_ARGS=--sentinel`: on a master, a replica and three sentinels, where each
+# Redis kill is a failover.
 SOAK_MINUTES ?= 10
+SOAK_ARGS ?=
 
 soak: $(STAMP)
-	$(PY) -m tests.soak --minutes $(SOAK_MINUTES)
+	$(PY) -m tests.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 # The Gradio reference runs get a virtualenv of their own: Gradio pins packages below the
 # versions Lineup uses.

@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -106,24 +105,15 @@ def life_cycles(min_replicas: int, folder: Path) -> list[float]:
         settings.LINEUP_REDIS_MIN_REPLICAS = 0
 
 
-def sentinel(folder: Path, master_port: int) -> tuple[int, subprocess.Popen]:
-    port = embedded_redis.free_port()
-    folder.mkdir(parents=True)
-    conf = folder / "sentinel.conf"
-    conf.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-        f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
-        f"sentinel down-after-milliseconds {MASTER} 1000\n"
-        f"sentinel failover-timeout {MASTER} 10000\n"
-    )
-    command = [embedded_redis.redis_server_binary(), str(conf), "--sentinel"]
-    return port, processes.start(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def failover(folder: Path) -> float:
     """Seconds from the master's SIGKILL until a join through the sentinels is taken."""
     pair = Pair(folder)
-    sentinels = [sentinel(folder / f"sentinel-{n}", pair.ports[0]) for n in range(3)]
+    sentinels = [
+        embedded_redis.start_sentinel(
+            folder / f"sentinel-{n}", master_port=pair.ports[0], master_name=MASTER
+        )
+        for n in range(3)
+    ]
     try:
         addresses = [("127.0.0.1", port) for port, _ in sentinels]
         for address in addresses:

@@ -84,6 +84,34 @@ def start(port: int, workdir: Path) -> subprocess.Popen:
     return process
 
 
+def start_sentinel(
+    folder: Path, *, master_port: int, master_name: str
+) -> tuple[int, subprocess.Popen]:
+    """A Redis Sentinel on 127.0.0.1 watching the master on `master_port` (for the tests,
+    benchmarks and soaks that fail a master over): its port, and its process. Two sentinels
+    must agree that the master is down, after a second without an answer."""
+    port = free_port()
+    folder.mkdir(parents=True)
+    conf = folder / "sentinel.conf"  # the sentinel rewrites it as it learns
+    conf.write_text(
+        f"port {port}\n"
+        "bind 127.0.0.1\n"
+        f"dir {folder}\n"
+        f"logfile {folder / 'sentinel.log'}\n"
+        f"sentinel monitor {master_name} 127.0.0.1 {master_port} 2\n"
+        f"sentinel down-after-milliseconds {master_name} 1000\n"
+        f"sentinel failover-timeout {master_name} 10000\n"
+    )
+    process = subprocess.Popen(
+        [redis_server_binary(), str(conf), "--sentinel"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return port, process
+
+
 def ensure_running(workdir: Path) -> str:
     """Return the URL of this checkout's private Redis, starting it if it is not running."""
     workdir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@ workers, one of two daphne processes, and Redis (with its append-only file) are 
 random. At the end every admitted job must have ended exactly once for its visitor (or been
 told `lost`), and nothing may be left behind in Redis.
 
-    python -m tests.soak --minutes 10      # `make soak`
+    python -m tests.soak --minutes 10              # `make soak`
+    python -m tests.soak --minutes 10 --sentinel   # Redis kills are Sentinel failovers
 
 A 60-second slice runs in `make test` (tests/integration/test_soak.py).
 """
@@ -26,9 +27,10 @@ from pathlib import Path
 import django
 import httpx
 import redis
+import redis.sentinel
 import websockets
 
-from demo_site import embedded_redis
+from demo_site import embedded_redis, processes
 from queueapp.store.keys import key
 
 ENDED = ("completed", "failed", "cancelled", "expired")
@@ -80,20 +82,103 @@ class Report:
         ]
 
 
-class Stack:
-    """A Redis of its own, two daphne processes and two workers, each of which can be
-    killed."""
+class OneRedis:
+    """One Redis with its append-only file; killed as a crash would, then started again."""
 
     def __init__(self, folder: Path):
+        self.port = embedded_redis.free_port()
+        self.folder = folder / "redis"
+        self.server = embedded_redis.start(self.port, self.folder)
+        self.env = {"REDIS_URL": f"redis://127.0.0.1:{self.port}/0"}
+        self.client = redis.Redis(port=self.port, decode_responses=True)
+
+    async def kill(self) -> None:
+        self.server.send_signal(signal.SIGKILL)
+        self.server.wait()
+        await asyncio.sleep(random.uniform(0.5, 2))
+        self.server = embedded_redis.start(self.port, self.folder)
+
+    def stop(self) -> None:
+        processes.stop(self.server)
+
+
+class SentinelRedis:
+    """A master, a replica and three sentinels: a kill ends whichever is the master, a
+    replica is promoted, and the old master comes back as a replica."""
+
+    MASTER = "lineup"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        ports = [embedded_redis.free_port() for _ in range(2)]
+        self.servers = {
+            port: embedded_redis.start(port, folder / f"redis-{port}") for port in ports
+        }
+        redis.Redis(port=ports[1]).replicaof("127.0.0.1", ports[0])
+        self.sentinels = [
+            embedded_redis.start_sentinel(
+                folder / f"sentinel-{n}", master_port=ports[0], master_name=self.MASTER
+            )
+            for n in range(3)
+        ]
+        addresses = [("127.0.0.1", port) for port, _ in self.sentinels]
+        self.sentinel = redis.sentinel.Sentinel(addresses)
+        self.env = {
+            "LINEUP_REDIS_SENTINELS": ",".join(f"127.0.0.1:{port}" for port, _ in self.sentinels),
+            "LINEUP_REDIS_MASTER": self.MASTER,
+        }
+        self.client = self.sentinel.master_for(self.MASTER, decode_responses=True)
+        self._until_in_sync()
+
+    def _master_port(self) -> int | None:
+        try:
+            return self.sentinel.discover_master(self.MASTER)[1]
+        except redis.RedisError:
+            return None
+
+    def _until_in_sync(self) -> None:
+        """Until the sentinels name a master and the other server replicates it."""
+        deadline = time.monotonic() + 60
+        while True:
+            master = self._master_port()
+            replicas = [port for port in self.servers if port != master]
+            try:
+                info = redis.Redis(port=replicas[0]).info("replication")
+                if master and info.get("master_link_status") == "up":
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the replica did not come back in sync")
+            time.sleep(0.2)
+
+    async def kill(self) -> None:
+        master = self._master_port()
+        self.servers[master].send_signal(signal.SIGKILL)
+        self.servers[master].wait()
+        await asyncio.sleep(random.uniform(2, 4))  # the sentinels promote the replica
+        self.servers[master] = embedded_redis.start(master, self.folder / f"redis-{master}")
+        await asyncio.to_thread(self._until_in_sync)  # so the next kill has a replica
+
+    def stop(self) -> None:
+        for _, process in self.sentinels:
+            processes.stop(process)
+        for server in self.servers.values():
+            processes.stop(server)
+
+
+class Stack:
+    """The soak's Redis, two daphne processes and two workers, each of which can be
+    killed."""
+
+    def __init__(self, folder: Path, sentinel: bool = False):
         from tests.integration.cluster import Cluster
 
-        self.redis_port = embedded_redis.free_port()
-        self.redis_dir = folder / "redis"
-        self.redis = embedded_redis.start(self.redis_port, self.redis_dir)
-        self.client = redis.Redis(port=self.redis_port, decode_responses=True)
+        self.redis = SentinelRedis(folder) if sentinel else OneRedis(folder)
+        self.client = self.redis.client
         self.cluster = Cluster(
             folder,
-            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            **self.redis.env,
             LINEUP_SLOT_LEASE_SECONDS="3",
             LINEUP_MAX_JOBS_PER_ADDRESS="0",
             LINEUP_JOINS_PER_MINUTE_PER_ADDRESS="0",
@@ -141,17 +226,13 @@ class Stack:
         await asyncio.to_thread(self._start_daphne)
 
     async def kill_redis(self) -> None:
-        self.redis.send_signal(signal.SIGKILL)
-        self.redis.wait()
         self.redis_up = False
-        await asyncio.sleep(random.uniform(0.5, 2))
-        self.redis = embedded_redis.start(self.redis_port, self.redis_dir)
+        await self.redis.kill()
         self.redis_up = True
 
     def stop(self) -> None:
         self.cluster.stop()
-        self.redis.kill()
-        self.redis.wait()
+        self.redis.stop()
 
 
 class Visitor:
@@ -351,9 +432,9 @@ async def soak(stack: Stack, demos: list[str], seconds: float) -> Report:
     return report
 
 
-def run(folder: Path, seconds: float) -> Report:
-    """Soak a stack started in `folder` for `seconds`."""
-    stack = Stack(folder)
+def run(folder: Path, seconds: float, sentinel: bool = False) -> Report:
+    """Soak a stack started in `folder` for `seconds` (on Redis Sentinel if `sentinel`)."""
+    stack = Stack(folder, sentinel)
     try:
         demos = ["soak-one", "soak-batch"]
         stack.demo(demos[0], "sleepy_label", concurrency_count=2)
@@ -370,6 +451,11 @@ def run(folder: Path, seconds: float) -> Report:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument(
+        "--sentinel",
+        action="store_true",
+        help="a master, a replica and three sentinels; each Redis kill is a failover",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         # This process's own settings (the Cluster reads them) start no Redis of their own.
@@ -378,7 +464,7 @@ def main() -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
         django.setup()
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
-        report = run(Path(folder), args.minutes * 60)
+        report = run(Path(folder), args.minutes * 60, args.sentinel)
     print("\n".join(report.lines()))
     problems = report.problems()
     print("\n".join(f"PROBLEM: {p}" for p in problems) or "every invariant held")

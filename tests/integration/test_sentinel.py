@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -25,27 +24,6 @@ pytestmark = pytest.mark.stack
 
 MASTER = "lineup"
 VISITORS = 12
-
-
-def start_sentinel(folder: Path, master_port: int) -> tuple[int, subprocess.Popen]:
-    port = embedded_redis.free_port()
-    folder.mkdir(parents=True)
-    conf = folder / "sentinel.conf"
-    conf.write_text(
-        f"port {port}\n"
-        "bind 127.0.0.1\n"
-        f"dir {folder}\n"
-        f"logfile {folder / 'sentinel.log'}\n"
-        f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
-        f"sentinel down-after-milliseconds {MASTER} 1000\n"
-        f"sentinel failover-timeout {MASTER} 10000\n"
-    )
-    process = processes.start(
-        [embedded_redis.redis_server_binary(), str(conf), "--sentinel"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return port, process
 
 
 def master_port(sentinel_port: int) -> int | None:
@@ -111,7 +89,9 @@ def test_a_failover_under_load_loses_no_admitted_job(tmp_path):
         redis.Redis(port=ports[1]).replicaof("127.0.0.1", ports[0])
         sentinels = []
         for n in range(3):
-            port, process = start_sentinel(tmp_path / f"sentinel-{n}", ports[0])
+            port, process = embedded_redis.start_sentinel(
+                tmp_path / f"sentinel-{n}", master_port=ports[0], master_name=MASTER
+            )
             sentinels.append(port)
             started.append(process)
         until(lambda: all(master_port(s) == ports[0] for s in sentinels), 30, "sentinels up")
