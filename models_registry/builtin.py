@@ -64,11 +64,14 @@ def trim_words(words: list[str], lengths: list[float]) -> list[list[str]]:
     inputs=[Slider("Steps", minimum=1, maximum=20, step=1, default=5)],
     outputs=[Text("Report")],
 )
-def slow_steps(steps: float, progress) -> str:
-    """Works through its steps for half a second each, reporting progress after each one."""
+def slow_steps(steps: float, progress, log) -> str:
+    """Works through its steps for half a second each, reporting progress after each one,
+    and says so when it is halfway."""
     total = int(steps)
     for done in range(total):
         time.sleep(0.5)
+        if done + 1 == (total + 1) // 2:
+            log(f"Halfway: {done + 1} of {total} steps done.", "success")
         progress(done + 1, total, f"step {done + 1} of {total}")
     return f"finished {total} steps"
 

@@ -37,6 +37,7 @@ class InferenceFunction:
     batch: bool
     description: str
     wants_progress: bool
+    wants_log: bool = False
     streams: bool = False
     # Loads what the function needs (a model) into this process; workers call it when they
     # start, for the demos of their pools, so the first visitor does not wait for it.
@@ -87,8 +88,10 @@ def register(
     """Register an inference function under `name` (default: the function's name).
 
     A function that takes a `progress` parameter is given a callable
-    `progress(done, total, description="")` to report how far it has got. `warm_up`, if
-    given, loads the function's model; a worker calls it once when it starts.
+    `progress(done, total, description="")` to report how far it has got; one that takes a
+    `log` parameter is given `log(message, level="info")` to tell its visitors something as
+    it runs (level "info", "success", "warning" or "error"; Gradio's gr.Info and friends).
+    `warm_up`, if given, loads the function's model; a worker calls it once when it starts.
     """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,6 +109,7 @@ def register(
             batch=batch,
             description=description or inspect.getdoc(func) or "",
             wants_progress="progress" in inspect.signature(func).parameters,
+            wants_log="log" in inspect.signature(func).parameters,
             streams=streams,
             warm_up=warm_up,
         )

@@ -58,6 +58,10 @@ def completed(job_id: str, *, success: bool, payload: Any, duration: float | Non
     return {"msg": "process_completed", "job": job_id, "success": False, "error": payload}
 
 
+def log(job_id: str, message: str, level: str) -> Frame:
+    return {"msg": "log", "job": job_id, "log": message, "level": level}
+
+
 def cancelled(job_id: str) -> Frame:
     return {"msg": "cancelled", "job": job_id}
 

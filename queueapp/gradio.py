@@ -351,6 +351,7 @@ class _Told:
         self.started = False
         self.progress: Any = None
         self.partial: Any = None
+        self.logged = 0  # the number of the last log line sent
 
 
 def _messages(job_id: str, told: _Told, record, config, stats, present=list) -> list[dict]:
@@ -384,6 +385,21 @@ def _messages(job_id: str, told: _Told, record, config, stats, present=list) -> 
         told.progress = record.progress
         data = {"unit": "steps", **record.progress}
         out.append({"msg": "progress", "event_id": job_id, "progress_data": [data]})
+    for entry in record.logs:
+        if entry["n"] > told.logged:
+            told.logged = entry["n"]
+            level = entry["level"]
+            out.append(
+                {
+                    "msg": "log",
+                    "event_id": job_id,
+                    "log": entry["log"],
+                    "level": level,
+                    "title": level.capitalize(),
+                    "duration": None,
+                    "visible": True,
+                }
+            )
     # A streaming job's outputs so far; its last ones too, which a client takes for the result.
     latest = record.partial if record.status == "running" else None
     if record.status == "completed" and told.partial is not None:

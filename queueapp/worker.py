@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 FILE_CLEANUP_SECONDS = 300
 # At most this many progress frames, and as many partial outputs, reach a job's page a second.
 LIVE_FRAMES_PER_SECOND = 10
+# What a function may log per batch: levels as Gradio names them, lines, their length, and
+# how many of the latest a job keeps for a client that reads them later.
+LOG_LEVELS = ("info", "success", "warning", "error")
+MAX_LOGS = 100
+MAX_LOG_CHARS = 1000
+LOGS_KEPT = 20
 
 
 class BatchError(Exception):
@@ -218,6 +224,8 @@ def call_function(
     kwargs = {}
     if function.wants_progress:
         kwargs["progress"] = live.progress
+    if function.wants_log:
+        kwargs["log"] = live.log
     n_outputs = len(function.outputs)
 
     def row(result: Any) -> list[Any]:
@@ -245,14 +253,17 @@ def call_function(
 
 
 class LiveUpdates:
-    """Tells a running batch's visitors how it goes: progress, and a streaming function's
-    partial outputs. Each kind is sent at most LIVE_FRAMES_PER_SECOND times a second, and
-    the latest is kept in the job, so a visitor who reconnects mid-run sees it at once."""
+    """Tells a running batch's visitors how it goes: progress, a streaming function's
+    partial outputs, and what the function logs. Progress and partial outputs are sent at
+    most LIVE_FRAMES_PER_SECOND times a second, and the latest is kept in the job, so a
+    visitor who reconnects mid-run sees it at once; the last LOGS_KEPT log lines are kept."""
 
     def __init__(self, slug: str, job_ids: list[str]):
         self.slug = slug
         self.job_ids = job_ids
         self.last_sent = {"progress": 0.0, "partial": 0.0}
+        self.logs: list[dict[str, Any]] = []
+        self.logged = 0
 
     def _due(self, field: str, force: bool = False) -> bool:
         now = time.monotonic()
@@ -279,6 +290,16 @@ class LiveUpdates:
             return
         data = frames.progress_data(done, total, description)
         self._send("progress", data, frames.progress("", data))
+
+    def log(self, message: Any, level: str = "info") -> None:
+        """What a function calls to tell its visitors something as it runs."""
+        if self.logged >= MAX_LOGS:
+            return  # a function logging in a loop does not flood its visitors
+        self.logged += 1
+        level = level if level in LOG_LEVELS else "info"
+        entry = {"n": self.logged, "log": str(message)[:MAX_LOG_CHARS], "level": level}
+        self.logs = [*self.logs, entry][-LOGS_KEPT:]
+        self._send("logs", self.logs, frames.log("", entry["log"], level))
 
     def partial(self, dump) -> None:
         """A streaming function yielded; `dump()` gives the output as the page shows it."""

@@ -104,7 +104,8 @@ class Resumed:
 @dataclass(frozen=True)
 class JobRecord:
     """A job as stored: its status and owner, its rank while it waits (else None), its
-    outcome once ended, and while it runs its latest progress and partial output."""
+    outcome once ended, and while it runs its latest progress and partial output, and the
+    last lines its function logged (`{n, log, level}`, numbered from 1)."""
 
     status: str
     owner: str
@@ -113,6 +114,7 @@ class JobRecord:
     error: Any = None
     progress: Any = None
     partial: Any = None
+    logs: list = field(default_factory=list)
 
 
 class QueueStore:

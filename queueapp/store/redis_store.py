@@ -42,7 +42,7 @@ REAP_DETACHED = 200
 MAX_READS_OF_THE_HEAD = 100
 # The histograms the scripts keep per demo.
 HISTOGRAMS = ("wait", "run", "eta_error", "batch")
-JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial")
+JOB_FIELDS = ("status", "owner", "outputs", "error", "progress", "partial", "logs")
 
 
 def _float(value: str | None) -> float | None:
@@ -65,6 +65,7 @@ def _record(fields: list, rank: int | None) -> JobRecord | None:
         error=_json(found["error"]),
         progress=_json(found["progress"]),
         partial=_json(found["partial"]),
+        logs=_json(found["logs"]) or [],
     )
 
 

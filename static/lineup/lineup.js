@@ -268,6 +268,8 @@ function finish() {
   busy(false);
 }
 
+const LOG_KINDS = { info: "info", success: "success", warning: "warn", error: "error" };
+
 function handle(frame) {
   if (frame.job && currentJob && frame.job !== currentJob) return;
   switch (frame.msg) {
@@ -297,6 +299,10 @@ function handle(frame) {
       if (p.progress !== null) bar(p.progress);
       break;
     }
+    case "log":
+      // A word from the function as it runs (Gradio's gr.Info, gr.Warning, ...).
+      status(frame.log, LOG_KINDS[frame.level] ?? "info");
+      break;
     case "notice":
       // The operators paused the demo, or no worker runs it now: the place is kept.
       if (currentJob) status(frame.message, frame.paused === false && !frame.no_worker ? "info" : "warn");

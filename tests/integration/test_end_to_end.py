@@ -112,6 +112,9 @@ def test_slow_demo_reports_progress_in_steps(stack):
     assert [p["index"] for p in progress] == [1, 2, 3]
     assert progress[-1]["progress"] == 1.0
     assert frames[-1]["output"]["data"] == ["finished 3 steps"]
+    # What the function logged, once, between the steps.
+    logs = [(f["log"], f["level"]) for f in frames if f["msg"] == "log"]
+    assert logs == [("Halfway: 2 of 3 steps done.", "success")]
 
 
 def test_generator_demo_streams_partial_outputs(stack):

@@ -2,6 +2,7 @@
 URL a visitor sees, through the same line as every other way in."""
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -105,6 +106,26 @@ def test_only_signed_paths_of_the_store_can_be_read_or_sent(stack):
         refused = requests.post(f"{prefix}/queue/join", json={**join, "data": data}, timeout=30)
         assert refused.status_code == 422, attempt
         assert refused.json()["detail"][0]["parameter_name"] == "image"
+
+
+def test_what_a_function_logs_reaches_the_client_as_log_messages(stack):
+    caller = requests.Session()
+    prefix = f"{stack.base_url}/demos/slow-steps"
+    assert caller.get(f"{prefix}/config", timeout=30).ok
+    join = {"data": [3], "fn_index": 0, "session_hash": "logs"}
+    event_id = caller.post(f"{prefix}/gradio_api/queue/join", json=join, timeout=30).json()[
+        "event_id"
+    ]
+    stream = caller.get(f"{prefix}/gradio_api/queue/data?session_hash=logs", timeout=120)
+    messages = [
+        json.loads(chunk.removeprefix("data: ")) for chunk in stream.text.split("\n\n")[:-1]
+    ]
+    kinds = [message["msg"] for message in messages]
+    logs = [message for message in messages if message["msg"] == "log"]
+    assert [(m["log"], m["level"], m["event_id"]) for m in logs] == [
+        ("Halfway: 2 of 3 steps done.", "success", event_id)
+    ]
+    assert kinds.index("process_starts") < kinds.index("log") < kinds.index("process_completed")
 
 
 def test_a_generator_s_partial_outputs_reach_the_job(stack):
