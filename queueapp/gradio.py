@@ -278,26 +278,37 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     if not isinstance(session_hash, str) or not 0 < len(session_hash) <= 100:
         return JsonResponse({"detail": "A session_hash is required."}, status=400)
     try:
-        # The line's settings as this process knows them: no database read per join (the
-        # admission below refuses a demo switched off or closed to scripts).
-        function = selectors.demo_function(await jobs.line_config(slug), slug)
-        await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
-        data = body.get("data")
-        if any(component.kind in FILE_KINDS for component in function.inputs):
-            data = await run_sync(_with_uploads)(function, data)
-        joined = await jobs.job_submit(
-            slug=slug,
-            data=data,
-            owner=_owner(request, session_hash),
-            address=access.client_address(request.META),
-            from_page=False,
-        )
+        job_id = await _admit(request, slug, body.get("data"), session_hash)
     except QueueError as error:
-        if error.code in ("invalid_input", "input_too_large"):
-            return _invalid(error.message, function)
-        return _refused(error)
+        return await _refusal(error, slug)
+    return JsonResponse({"event_id": job_id})
+
+
+async def _admit(request: HttpRequest, slug: str, data: Any, session_hash: str) -> str:
+    """A job for the client session, through the one admission path; its id."""
+    # The line's settings as this process knows them: no database read per join (the
+    # admission refuses a demo switched off or closed to scripts).
+    function = selectors.demo_function(await jobs.line_config(slug), slug)
+    await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
+    if any(component.kind in FILE_KINDS for component in function.inputs):
+        data = await run_sync(_with_uploads)(function, data)
+    joined = await jobs.job_submit(
+        slug=slug,
+        data=data,
+        owner=_owner(request, session_hash),
+        address=access.client_address(request.META),
+        from_page=False,
+    )
     await run_sync(get_store().session_follow)(slug, session_hash, joined.job_id, SESSION_SECONDS)
-    return JsonResponse({"event_id": joined.job_id})
+    return joined.job_id
+
+
+async def _refusal(error: QueueError, slug: str) -> JsonResponse:
+    """A refused join as Gradio's clients read it: a bad input names its parameter."""
+    if error.code in ("invalid_input", "input_too_large"):
+        function = selectors.demo_function(await jobs.line_config(slug), slug)
+        return _invalid(error.message, function)
+    return _refused(error)
 
 
 def _with_uploads(function: InferenceFunction, data: Any) -> Any:
@@ -343,6 +354,30 @@ def _sse(message: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(message)}\n\n".encode()
 
 
+async def _as_sse(messages):
+    """The queue's stream: each message as one `data:` line."""
+    async for message in messages:
+        yield _sse(message)
+
+
+async def _as_call_events(messages):
+    """Gradio's curl route: `event:` and `data:` lines, outputs whole, and nothing but
+    partial outputs, the outcome and heartbeats."""
+    async for message in messages:
+        kind = message["msg"]
+        if kind == "process_generating":
+            event, data = "generating", message["output"]["data"]
+        elif kind == "process_completed" and "data" in message["output"]:
+            event, data = "complete", message["output"]["data"]
+        elif kind == "process_completed":
+            event, data = "error", message["output"].get("error", "The job was cancelled.")
+        elif kind == "heartbeat":
+            event, data = "heartbeat", None
+        else:
+            continue
+        yield f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
 class _Told:
     """What a stream has told its client of one job so far."""
 
@@ -354,9 +389,12 @@ class _Told:
         self.logged = 0  # the number of the last log line sent
 
 
-def _messages(job_id: str, told: _Told, record, config, stats, present=list) -> list[dict]:
+def _messages(
+    job_id: str, told: _Told, record, config, stats, present=list, diffs: bool = True
+) -> list[dict]:
     """The messages that bring the client up to date with the job as stored; `present`
-    turns outputs into what the client expects (files as FileData)."""
+    turns outputs into what the client expects (files as FileData). With `diffs`, partial
+    outputs after the first come as Gradio's diff operations; else whole."""
     out: list[dict[str, Any]] = []
     if record is None:
         error = {
@@ -406,7 +444,7 @@ def _messages(job_id: str, told: _Told, record, config, stats, present=list) -> 
         latest = record.outputs
     if latest and latest != told.partial:
         data = present(latest)
-        if told.partial is not None:
+        if diffs and told.partial is not None:
             data = [[["replace", [], value]] for value in data]
         told.partial = latest
         output = {"data": data, "is_generating": True}
@@ -452,7 +490,7 @@ def _presenter(config, slug: str, file_route: str):
     return present
 
 
-async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
+async def _stream(slug: str, session_hash: str, owner: str, file_route: str, diffs: bool = True):
     """The session's events, as this owner's jobs change, until none of them is pending;
     then `close_stream`. Jobs of the same session hash but another owner are not shown."""
     store = get_store()
@@ -468,7 +506,7 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
             found = None
         if found is None:
             if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
-                yield _sse({"msg": "heartbeat", "event_id": None})
+                yield {"msg": "heartbeat", "event_id": None}
                 last_sent = time.monotonic()
             await asyncio.sleep(LONGEST_POLL_SECONDS)
             continue
@@ -476,7 +514,7 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
             (job_id, record) for job_id, record in found if record is None or record.owner == owner
         ]
         if not mine:
-            yield _sse({"msg": "close_stream", "event_id": None})
+            yield {"msg": "close_stream", "event_id": None}
             return
         if time.monotonic() - line_read_at > LINE_READ_SECONDS:  # settings and pace, for ETAs
             config = await jobs.line_config(slug)
@@ -488,10 +526,9 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
         ended = []
         pause = min(2 * pause, LONGEST_POLL_SECONDS)
         for job_id, record in mine:
-            for message in _messages(
-                job_id, told.setdefault(job_id, _Told()), record, config, stats, present
-            ):
-                yield _sse(message)
+            told_job = told.setdefault(job_id, _Told())
+            for message in _messages(job_id, told_job, record, config, stats, present, diffs):
+                yield message
                 last_sent = time.monotonic()
                 pause = POLL_SECONDS
             if record is None or record.status in ENDED:
@@ -500,7 +537,7 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str):
         if ended:
             await run_sync(store.session_forget)(slug, session_hash, ended)
         if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
-            yield _sse({"msg": "heartbeat", "event_id": None})
+            yield {"msg": "heartbeat", "event_id": None}
             last_sent = time.monotonic()
         await asyncio.sleep(pause)
 
@@ -514,7 +551,7 @@ async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
     owner = _owner(request, session_hash)
     file_route = request.build_absolute_uri(f"/demos/{slug}{API_PREFIX}/file=")
     response = StreamingHttpResponse(
-        _stream(slug, session_hash, owner, file_route), content_type="text/event-stream"
+        _as_sse(_stream(slug, session_hash, owner, file_route)), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     return response
@@ -588,4 +625,47 @@ def served_file(request: HttpRequest, slug: str, path: str) -> HttpResponse:
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@csrf_exempt
+@never_cache
+@_refused_while_redis_is_away
+async def call(request: HttpRequest, slug: str, name: str) -> JsonResponse:
+    """Gradio's curl route: `POST {data}` puts a job in the line; `{event_id}` names it for
+    `call_events`. Without a session cookie, the event id itself is what owns the job."""
+    if name != api_name(slug):
+        return JsonResponse({"detail": f"No endpoint /{name} here."}, status=404)
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    try:
+        body = strict_json.loads(request.body)
+    except strict_json.UnsafeJSON as error:
+        return _invalid(str(error))
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        return JsonResponse({"detail": 'Send {"data": [...]}, one value per input.'}, status=400)
+    event_id = secrets.token_urlsafe(18)  # a session of its own, for this one job
+    try:
+        await _admit(request, slug, body.get("data"), event_id)
+    except QueueError as error:
+        return await _refusal(error, slug)
+    return JsonResponse({"event_id": event_id})
+
+
+@never_cache
+@_refused_while_redis_is_away
+async def call_events(request: HttpRequest, slug: str, name: str, event_id: str) -> HttpResponse:
+    """The job of a `call`, as `event:` lines: `generating`, then `complete` or `error`."""
+    owner = _owner(request, event_id)
+    found = await run_sync(_session_jobs)(slug, event_id) if len(event_id) <= 100 else []
+    if name != api_name(slug) or not any(
+        record is None or record.owner == owner for _, record in found
+    ):
+        return JsonResponse({"detail": "No such event, or it is not yours."}, status=404)
+    file_route = request.build_absolute_uri(f"/demos/{slug}{API_PREFIX}/file=")
+    events = _stream(slug, event_id, owner, file_route, diffs=False)
+    response = StreamingHttpResponse(_as_call_events(events), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
     return response

@@ -14,6 +14,12 @@ urlpatterns = [
     path("demos/<slug:slug>/gradio_api/queue/data", gradio.queue_data, name="gradio-data"),
     path("demos/<slug:slug>/gradio_api/cancel", gradio.cancel, name="gradio-cancel"),
     path("demos/<slug:slug>/gradio_api/upload", gradio.upload, name="gradio-upload"),
+    path("demos/<slug:slug>/gradio_api/call/<str:name>", gradio.call, name="gradio-call"),
+    path(
+        "demos/<slug:slug>/gradio_api/call/<str:name>/<str:event_id>",
+        gradio.call_events,
+        name="gradio-call-events",
+    ),
     path("demos/<slug:slug>/gradio_api/file=<path:path>", gradio.served_file, name="gradio-file"),
     path("socket-token/", views.socket_token, name="socket-token"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),

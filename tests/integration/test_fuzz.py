@@ -224,7 +224,8 @@ def test_gradio_client_routes_take_random_requests(stack):
         slug=st.sampled_from(sorted(FAST)) | st.text(max_size=20),
         route=st.sampled_from(["config", "gradio_api/info", "gradio_api/queue/join"])
         | st.sampled_from(["gradio_api/cancel", "gradio_api/queue/data?session_hash="])
-        | st.sampled_from(["gradio_api/upload", "gradio_api/file="]),
+        | st.sampled_from(["gradio_api/upload", "gradio_api/file="])
+        | st.sampled_from(["gradio_api/call/trim_words", "gradio_api/call/text_echo/"]),
         body=gradio_bodies,
     )
     def one_request(slug, route, body):
@@ -232,7 +233,7 @@ def test_gradio_client_routes_take_random_requests(stack):
         if route.endswith("session_hash="):
             # A stream of a session with no job pending closes at once.
             response = caller.get(url + requests.utils.quote(body[:100], safe=""), timeout=60)
-        elif route.endswith("file="):
+        elif route.endswith(("file=", "/")):
             response = caller.get(url + requests.utils.quote(body[:300], safe="/"), timeout=30)
         elif route in ("config", "gradio_api/info"):
             response = caller.get(url, timeout=30)

@@ -128,6 +128,32 @@ def test_what_a_function_logs_reaches_the_client_as_log_messages(stack):
     assert kinds.index("process_starts") < kinds.index("log") < kinds.index("process_completed")
 
 
+def test_gradio_s_curl_route_runs_jobs_through_the_line(stack):
+    call = f"{stack.base_url}/demos/trim-words/gradio_api/call/trim_words"
+    event_id = requests.post(call, json={"data": ["lineup", 4]}, timeout=30).json()["event_id"]
+    assert requests.get(f"{call}/{event_id}", timeout=60).text == (
+        'event: complete\ndata: ["line"]\n\n'
+    )
+    # A generator's partial outputs come whole, then the result.
+    story = f"{stack.base_url}/demos/story/gradio_api/call/story"
+    event_id = requests.post(story, json={"data": ["a fox"]}, timeout=30).json()["event_id"]
+    chunks = requests.get(f"{story}/{event_id}", timeout=60).text.split("\n\n")[:-1]
+    events = [(chunk.split("\n")[0], json.loads(chunk.split("\ndata: ")[1])) for chunk in chunks]
+    assert {event for event, _ in events[:-1]} == {"event: generating"}
+    assert events[-1][0] == "event: complete"
+    assert all(events[-1][1][0].startswith(data[0]) for _, data in events[:-1])
+    # A bad input names its parameter; an event id nobody was given, or another session's
+    # request for it, finds nothing.
+    refused = requests.post(call, json={"data": ["lineup", "four"]}, timeout=30)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["parameter_name"] == "length"
+    assert requests.get(f"{call}/never-given", timeout=30).status_code == 404
+    event_id = requests.post(call, json={"data": ["lineup", 2]}, timeout=30).json()["event_id"]
+    stranger = requests.Session()
+    assert stranger.get(f"{stack.base_url}/demos/trim-words/config", timeout=30).ok
+    assert stranger.get(f"{call}/{event_id}", timeout=30).status_code == 404
+    assert requests.get(f"{call}/{event_id}", timeout=60).text.endswith('data: ["li"]\n\n')
+
+
 def test_a_generator_s_partial_outputs_reach_the_job(stack):
     job = client(stack, "story").submit("a cat", api_name="/story")
     story = job.result(timeout=60)
