@@ -266,14 +266,9 @@ def _invalid(message: str, function: InferenceFunction | None = None) -> JsonRes
 @_refused_while_redis_is_away
 async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     """Put a job in the demo's line for a client session: `{event_id}`, or the refusal."""
-    if request.method != "POST":
-        return JsonResponse({"detail": "Use POST."}, status=405)
-    try:
-        body = strict_json.loads(request.body)
-    except strict_json.UnsafeJSON as error:
-        return _invalid(str(error))
-    except (ValueError, RecursionError):
-        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
+    body = _posted_json(request)
+    if isinstance(body, JsonResponse):
+        return body
     session_hash = body.get("session_hash") if isinstance(body, dict) else None
     if not isinstance(session_hash, str) or not 0 < len(session_hash) <= 100:
         return JsonResponse({"detail": "A session_hash is required."}, status=400)
@@ -282,6 +277,18 @@ async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     except QueueError as error:
         return await _refusal(error, slug)
     return JsonResponse({"event_id": job_id})
+
+
+def _posted_json(request: HttpRequest) -> Any:
+    """The JSON value a client POSTed, or the answer that refuses its request."""
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405)
+    try:
+        return strict_json.loads(request.body)
+    except strict_json.UnsafeJSON as error:
+        return _invalid(str(error))
+    except (ValueError, RecursionError):
+        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
 
 
 async def _admit(request: HttpRequest, slug: str, data: Any, session_hash: str) -> str:
@@ -477,15 +484,13 @@ def _session_jobs(slug: str, session_hash: str) -> list[tuple[str, Any]]:
 def _presenter(config, slug: str, file_route: str):
     """How the demo's outputs reach Gradio's clients: files as FileData, the rest as is."""
     try:
-        kinds = [c.kind for c in selectors.demo_function(config, slug).outputs]
+        outputs = selectors.demo_function(config, slug).outputs
     except QueueError:
-        kinds = []
+        outputs = ()
+    files = {n for n, component in enumerate(outputs) if component.kind in FILE_KINDS}
 
     def present(values: list) -> list:
-        return [
-            _as_file_data(value, file_route) if kind in FILE_KINDS else value
-            for value, kind in zip(values, kinds + ["json"] * len(values))
-        ]
+        return [_as_file_data(v, file_route) if n in files else v for n, v in enumerate(values)]
 
     return present
 
@@ -636,14 +641,9 @@ async def call(request: HttpRequest, slug: str, name: str) -> JsonResponse:
     `call_events`. Without a session cookie, the event id itself is what owns the job."""
     if name != api_name(slug):
         return JsonResponse({"detail": f"No endpoint /{name} here."}, status=404)
-    if request.method != "POST":
-        return JsonResponse({"detail": "Use POST."}, status=405)
-    try:
-        body = strict_json.loads(request.body)
-    except strict_json.UnsafeJSON as error:
-        return _invalid(str(error))
-    except (ValueError, RecursionError):
-        body = None
+    body = _posted_json(request)
+    if isinstance(body, JsonResponse):
+        return body
     if not isinstance(body, dict):
         return JsonResponse({"detail": 'Send {"data": [...]}, one value per input.'}, status=400)
     event_id = secrets.token_urlsafe(18)  # a session of its own, for this one job

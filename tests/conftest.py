@@ -32,6 +32,15 @@ def image_data_url() -> str:
     return "data:image/png;base64," + base64.b64encode(EXAMPLE_IMAGE.read_bytes()).decode()
 
 
+def resume_code(slug: str) -> str:
+    """Python for `manage.py shell`: resume the paused demo, as an operator's action does."""
+    return (
+        "from models_registry.models import Demo\n"
+        "from queueapp.services.demos import demo_resume\n"
+        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))"
+    )
+
+
 @dataclass
 class Stack:
     """A running `manage.py runstack`: its own Redis, daphne and a Celery worker."""
@@ -55,6 +64,9 @@ class Stack:
             check=True,
         )
         return result.stdout
+
+    def resume_demo(self, slug: str) -> None:
+        self.manage("shell", "-c", resume_code(slug))
 
     def add_demo(self, slug: str, **fields) -> str:
         """Create a demo as an admin would; its settings reach the queue on save."""

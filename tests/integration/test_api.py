@@ -432,13 +432,7 @@ def test_a_request_that_waits_holds_up_no_other(stack):
     for path in ("/healthz", "/api/v1/demos/", "/static/lineup/lineup.js", f"/demos/{slug}/"):
         assert others.get(f"{stack.base_url}{path}", timeout=30).status_code == 200, path
     assert not waiting.done()
-    stack.manage(
-        "shell",
-        "-c",
-        "from models_registry.models import Demo\n"
-        "from queueapp.services.demos import demo_resume\n"
-        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
-    )
+    stack.resume_demo(slug)
     assert waiting.result().json()["output"]["data"] == ["held"]
 
 

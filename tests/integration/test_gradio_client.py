@@ -190,16 +190,6 @@ def paused_line(stack):
     )
 
 
-def resume(stack, slug: str) -> None:
-    stack.manage(
-        "shell",
-        "-c",
-        "from models_registry.models import Demo\n"
-        "from queueapp.services.demos import demo_resume\n"
-        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
-    )
-
-
 def until(condition, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -221,7 +211,7 @@ def test_a_waiting_job_shows_its_rank_and_eta_and_can_be_cancelled(stack, paused
     assert all(job.status().eta > 0 for job in jobs)
     second = next(job for job in jobs if job.status().rank == 1)
     assert second.cancel()
-    resume(stack, paused_line)
+    stack.resume_demo(paused_line)
     (first,) = [job for job in jobs if job is not second]
     assert first.result(timeout=60) == "finished 1 steps"
     stats = redis.Redis.from_url(stack.redis_url, decode_responses=True).hgetall(
@@ -240,7 +230,7 @@ def test_a_full_line_raises_and_keeps_the_line(stack, paused_line):
     )
     with pytest.raises(QueueError):
         caller.predict(1, api_name=endpoint)
-    resume(stack, paused_line)
+    stack.resume_demo(paused_line)
     assert [job.result(timeout=60) for job in jobs] == ["finished 1 steps"] * 2
 
 

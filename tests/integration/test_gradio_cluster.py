@@ -13,6 +13,7 @@ import requests
 from gradio_client.utils import QueueError
 
 from queueapp.store import get_store, key
+from tests.conftest import resume_code
 from tests.support.gradio import gradio_client
 
 from .cluster import ROOT, Cluster
@@ -106,12 +107,7 @@ def test_two_hundred_jobs_from_twenty_threads_through_a_line_of_fifty(tmp_path, 
             with pytest.raises(QueueError):
                 job.result()
         assert get_store().queue_size(slug) == 50
-        manage_shell(
-            cluster,
-            "from models_registry.models import Demo\n"
-            "from queueapp.services.demos import demo_resume\n"
-            f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
-        )
+        manage_shell(cluster, resume_code(slug))
         for label, job in sent.items():
             if job not in refused:
                 assert job.result(timeout=120) == label

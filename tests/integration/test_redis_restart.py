@@ -11,6 +11,7 @@ import requests
 import websockets
 
 from demo_site import embedded_redis
+from tests.conftest import resume_code
 
 from .cluster import Cluster
 from .test_gradio_cluster import create_demo, manage_shell
@@ -81,13 +82,7 @@ def test_a_redis_restart_keeps_the_line_and_tells_visitors_meanwhile(tmp_path, s
             await first.until("pong")  # sockets stay open
 
             server = embedded_redis.start(port, redis_dir)  # loads its append-only file
-            await asyncio.to_thread(
-                manage_shell,
-                cluster,
-                "from models_registry.models import Demo\n"
-                "from queueapp.services.demos import demo_resume\n"
-                f"demo_resume(demo=Demo.objects.get(slug={slug!r}))",
-            )
+            await asyncio.to_thread(manage_shell, cluster, resume_code(slug))
             ending = await first.until("process_completed", job=job)
             assert ending["output"]["data"] == ["kept"]
             await second.send(msg="join", demo=slug, data=["welcome"], ref="c")
