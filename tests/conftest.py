@@ -32,13 +32,17 @@ def image_data_url() -> str:
     return "data:image/png;base64," + base64.b64encode(EXAMPLE_IMAGE.read_bytes()).decode()
 
 
-def resume_code(slug: str) -> str:
-    """Python for `manage.py shell`: resume the paused demo, as an operator's action does."""
+def operator_code(action: str, slug: str) -> str:
+    """Python for `manage.py shell`: an operator's action on a demo ("pause", "resume")."""
     return (
         "from models_registry.models import Demo\n"
-        "from queueapp.services.demos import demo_resume\n"
-        f"demo_resume(demo=Demo.objects.get(slug={slug!r}))"
+        f"from queueapp.services.demos import demo_{action}\n"
+        f"demo_{action}(demo=Demo.objects.get(slug={slug!r}))"
     )
+
+
+def resume_code(slug: str) -> str:
+    return operator_code("resume", slug)
 
 
 @dataclass
@@ -65,8 +69,11 @@ class Stack:
         )
         return result.stdout
 
+    def pause_demo(self, slug: str) -> None:
+        self.manage("shell", "-c", operator_code("pause", slug))
+
     def resume_demo(self, slug: str) -> None:
-        self.manage("shell", "-c", resume_code(slug))
+        self.manage("shell", "-c", operator_code("resume", slug))
 
     def add_demo(self, slug: str, **fields) -> str:
         """Create a demo as an admin would; its settings reach the queue on save."""

@@ -12,7 +12,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from models_registry import minilm
-from queueapp.store import pool_key, worker_key
+from queueapp.store import key, pool_key, worker_key
 
 pytestmark = pytest.mark.stack
 
@@ -40,6 +40,14 @@ def batch_sizes(stack) -> tuple[float, float]:
     return found.get("lineup_batch_size_sum", 0), found.get("lineup_batch_size_count", 0)
 
 
+def until_waiting(stack, slug: str, count: int) -> None:
+    client = redis.Redis.from_url(stack.redis_url)
+    deadline = time.monotonic() + 60
+    while client.zcard(key(slug, "waiting")) < count:
+        assert time.monotonic() < deadline, "the jobs did not all join"
+        time.sleep(0.05)
+
+
 def test_visitors_get_the_closest_sentences_from_batches(stack):
     candidates = "\n".join(TOPICS.values())
     url = f"{stack.base_url}/api/v1/demos/sentence-similarity/predict/"
@@ -52,8 +60,16 @@ def test_visitors_get_the_closest_sentences_from_batches(stack):
         return done["output"]["data"][0]["label"]
 
     sentences = list(TOPICS) * 4
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(ask, sentences))
+    # All of them wait first (the line paused), so batches form whatever the machine's speed.
+    stack.pause_demo("sentence-similarity")
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            asked = [pool.submit(ask, sentence) for sentence in sentences]
+            until_waiting(stack, "sentence-similarity", len(sentences))
+            stack.resume_demo("sentence-similarity")
+            answers = [answer.result() for answer in asked]
+    finally:
+        stack.resume_demo("sentence-similarity")
     assert answers == [TOPICS[sentence] for sentence in sentences]
 
     jobs, batches = batch_sizes(stack)
