@@ -14,13 +14,8 @@ from .store import get_store
 
 def redis_durability_problems() -> list[str]:
     """What in the Redis server's settings would lose the line; empty if nothing."""
-    redis = get_store().redis
     try:
-        found = {
-            **redis.config_get("appendonly"),
-            **redis.config_get("save"),
-            **redis.config_get("maxmemory-policy"),
-        }
+        found = get_store().server_settings(["appendonly", "save", "maxmemory-policy"])
     except (exceptions.ConnectionError, exceptions.TimeoutError):
         return []  # not reachable now: /readyz says so; this check is about its settings
     except exceptions.RedisError as error:  # CONFIG renamed or refused, as on some hosted Redis

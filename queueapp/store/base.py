@@ -135,6 +135,10 @@ class QueueStore:
         """Raise unless the storage answers."""
         raise NotImplementedError
 
+    def server_settings(self, names: list[str]) -> dict[str, str]:
+        """The storage server's own settings of these names (those it has)."""
+        raise NotImplementedError
+
     def demos(self) -> list[str]:
         """Every demo whose settings were published."""
         raise NotImplementedError

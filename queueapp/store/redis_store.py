@@ -112,6 +112,12 @@ class RedisQueueStore(QueueStore):
     def ping(self) -> None:
         self.redis.ping()
 
+    def server_settings(self, names: list[str]) -> dict[str, str]:
+        found = {}
+        for name in names:
+            found.update(self.redis.config_get(name))
+        return found
+
     def demos(self) -> list[str]:
         return sorted(self.redis.smembers(DEMOS_KEY))
 
