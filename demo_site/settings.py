@@ -222,6 +222,14 @@ LINEUP_FUNCTION_MODULES = env_list("LINEUP_FUNCTION_MODULES")
 LINEUP_MAX_IMAGE_BYTES = int(os.environ.get("LINEUP_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 LINEUP_MAX_IMAGE_PIXELS = int(os.environ.get("LINEUP_MAX_IMAGE_PIXELS", str(4096 * 4096)))
 LINEUP_MAX_TEXT_LENGTH = int(os.environ.get("LINEUP_MAX_TEXT_LENGTH", "10000"))
+# Largest file of any other kind (File), uploaded through a demo's upload route.
+LINEUP_MAX_FILE_BYTES = int(os.environ.get("LINEUP_MAX_FILE_BYTES", str(50 * 1024 * 1024)))
+# A conversation sent with a chat message: messages, and characters in all.
+LINEUP_MAX_CHAT_MESSAGES = int(os.environ.get("LINEUP_MAX_CHAT_MESSAGES", "200"))
+LINEUP_MAX_CHAT_CHARACTERS = int(os.environ.get("LINEUP_MAX_CHAT_CHARACTERS", "100000"))
+# A table input: rows, and cells in all.
+LINEUP_MAX_TABLE_ROWS = int(os.environ.get("LINEUP_MAX_TABLE_ROWS", "10000"))
+LINEUP_MAX_TABLE_CELLS = int(os.environ.get("LINEUP_MAX_TABLE_CELLS", "200000"))
 # Limits on one visitor in a demo's line, besides the demo's own jobs-per-visitor setting:
 # jobs waiting or running from one network address, and joins a minute (admitted or not)
 # per visitor and per address. 0 turns a limit off.

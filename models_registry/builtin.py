@@ -1,11 +1,25 @@
 """The built-in demo functions, loaded by `make run` (see `load_demos`)."""
 
+import io
 import time
 
 from PIL import Image as PILImage
 from PIL import ImageFilter, ImageOps
 
-from .components import JSON, Checkbox, Dropdown, Image, Label, Number, Slider, Text
+from .components import (
+    JSON,
+    Checkbox,
+    Dataframe,
+    Dropdown,
+    File,
+    Gallery,
+    Image,
+    Label,
+    Markdown,
+    Number,
+    Slider,
+    Text,
+)
 from .registry import register
 
 
@@ -161,3 +175,48 @@ def colour_report(image, palette, shown, min_share, ignore_neutral, note):
         "note": note,
     }
     return top, details, swatches
+
+
+# Table stats: the columns it plots at most, and the size of each plot in inches.
+MAX_PLOTS = 12
+PLOT_INCHES = (4, 3)
+
+
+def _histogram(values, title: str) -> PILImage.Image:
+    """A histogram of a column, drawn with matplotlib (without pyplot: safe in threads)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=PLOT_INCHES, dpi=80)
+    axes = figure.add_subplot()
+    axes.hist(values, bins="auto", color="#3b5bdb")
+    axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return PILImage.open(buffer)
+
+
+@register(
+    inputs=[Dataframe("Table")],
+    outputs=[Markdown("Overview"), Dataframe("Summary"), Gallery("Histograms"), File("Summary")],
+    warm_up=lambda: _histogram([0, 1], "warm-up"),  # pandas, matplotlib and its font cache
+)
+def table_stats(table):
+    """Summarises each numeric column of a table (count, mean, spread, quartiles) with pandas,
+    draws its histogram with matplotlib, and offers the summary as a CSV file."""
+    import pandas
+
+    numeric = table.apply(pandas.to_numeric, errors="coerce").dropna(axis=1, how="all")
+    if numeric.empty:
+        overview = f"No numeric column among {len(table.columns)}: nothing to summarise."
+        return overview, [], [], ("summary.csv", b"")
+    summary = numeric.describe().T.round(4).reset_index(names="column")
+    plots = [
+        (_histogram(numeric[name].dropna(), str(name)), str(name))
+        for name in list(numeric.columns)[:MAX_PLOTS]
+    ]
+    overview = (
+        f"**{len(table)} rows**, {len(table.columns)} columns, of which "
+        f"**{len(numeric.columns)} numeric**: {', '.join(f'`{c}`' for c in numeric.columns)}."
+    )
+    return overview, summary, plots, ("summary.csv", summary.to_csv(index=False).encode())

@@ -64,7 +64,7 @@ BUILTIN_DEMOS = [
     {
         "slug": "colour-report",
         "title": "Colour report",
-        "description": "Names the main colours of an image. Uses every kind of input and output.",
+        "description": "Names the main colours of an image. Uses the classic kinds of input and output.",
         "function": "colour_report",
         "examples": [
             ["/static/lineup/examples/gradient.png", "extended", 4, 1, False, "a gradient"],
@@ -89,5 +89,42 @@ BUILTIN_DEMOS = [
             ["How do I bake bread?", "Recipe for sourdough\nFixing a flat tyre\nBread baking tips"],
         ],
         "expected_seconds": 0.05,
+    },
+    {
+        "slug": "table-stats",
+        "title": "Table stats",
+        "description": "Summarises the numeric columns of a table with pandas, draws a histogram "
+        "of each, and gives the summary back as a CSV file.",
+        "function": "table_stats",
+        "examples": [
+            [
+                {
+                    "headers": ["city", "temperature", "rain_mm"],
+                    "data": [
+                        ["Oslo", 6.3, 61],
+                        ["Lisbon", 17.4, 54],
+                        ["Cairo", 22.1, 2],
+                        ["Quito", 13.9, 88],
+                        ["Perth", 18.6, 45],
+                    ],
+                }
+            ]
+        ],
+        "expected_seconds": 0.5,
+    },
+    {
+        # Needs the `minilm` extra; left out when it is not installed.
+        "slug": "ask-the-docs",
+        "title": "Ask the docs (MiniLM chat)",
+        "description": "Answers questions about Lineup from its own docs: MiniLM finds the "
+        "passages closest in meaning, and the answer streams in. Retry, Undo and Clear work "
+        "on the conversation.",
+        "function": "ask_the_docs",
+        "examples": [
+            ["How do I limit how many visitors wait?", []],
+            ["What happens when a worker dies?", []],
+        ],
+        "expected_seconds": 3,
+        "concurrency_count": 2,
     },
 ]

@@ -21,7 +21,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
-from .components import Component, Image, InvalidInput
+from .components import Component, InvalidInput
 
 ENTRY_POINT_GROUP = "lineup.functions"
 # The module of the built-in functions.
@@ -44,9 +44,9 @@ class InferenceFunction:
     warm_up: Callable[[], Any] | None = None
 
     @property
-    def reads_files(self) -> bool:
-        """Whether checking its inputs decodes and stores files (work for a thread)."""
-        return any(isinstance(component, Image) for component in self.inputs)
+    def heavy_check(self) -> bool:
+        """Whether checking its inputs is work for a thread (files, large values)."""
+        return any(component.heavy_check for component in self.inputs)
 
     def clean_inputs(self, raw: Any) -> list[Any]:
         """Check a visitor's values against the inputs; return what the job stores."""
@@ -98,6 +98,12 @@ def register(
         key = name or func.__name__
         if key in _functions and _functions[key].func is not func:
             raise ValueError(f"an inference function named {key!r} is already registered")
+        for component in inputs:
+            if not component.input_ok:
+                raise ValueError(f"{key!r}: a {component.kind} is an output only")
+        for component in outputs:
+            if not component.output_ok:
+                raise ValueError(f"{key!r}: a {component.kind} is an input only")
         streams = inspect.isgeneratorfunction(func)
         if streams and batch:
             raise ValueError(f"{key!r}: a generator function streams one job; it cannot batch")

@@ -152,11 +152,9 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
             index = access.small_number(name.removeprefix("input_"))
             if not name.startswith("input_") or index is None or index >= MAX_FILES:
                 raise QueueError("bad_request", f"Name file parts input_<n>, not '{name}'.")
-            if upload.size > settings.LINEUP_MAX_IMAGE_BYTES:
-                raise QueueError(
-                    "input_too_large",
-                    f"{name}: files may be at most {settings.LINEUP_MAX_IMAGE_BYTES} bytes.",
-                )
+            limit = max(settings.LINEUP_MAX_FILE_BYTES, settings.LINEUP_MAX_IMAGE_BYTES)
+            if upload.size > limit:
+                raise QueueError("input_too_large", f"{name}: files may be at most {limit} bytes.")
             data.extend([None] * (index + 1 - len(data)))
             data[index] = upload.read()
         return data

@@ -16,6 +16,7 @@ import secrets
 import time
 import zlib
 from functools import wraps
+from itertools import zip_longest
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +24,6 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import (
-    FileResponse,
     HttpRequest,
     HttpResponse,
     JsonResponse,
@@ -34,7 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
-from models_registry.files import signed_name, signed_path
+from models_registry.files import file_response, signed_name, signed_path
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, find_function
 
@@ -55,12 +55,21 @@ COMPONENTS = {
     "slider": ("slider", "Slider", "float"),
     "checkbox": ("checkbox", "Checkbox", "bool"),
     "dropdown": ("dropdown", "Dropdown", "str"),
+    "radio": ("radio", "Radio", "str"),
+    "checkbox_group": ("checkboxgroup", "CheckboxGroup", "List[str]"),
+    "color": ("colorpicker", "ColorPicker", "str"),
     "image": ("image", "Image", "filepath"),
+    "file": ("file", "File", "filepath"),
+    "gallery": ("gallery", "Gallery", "List[Dict(image: filepath, caption: str | None)]"),
     "label": ("label", "Label", "dict"),
     "json": ("json", "JSON", "Dict[Any, Any]"),
+    "markdown": ("markdown", "Markdown", "str"),
+    "html": ("html", "HTML", "str"),
+    "chatbot": ("chatbot", "Chatbot", "List[Dict(role: str, content: str)]"),
+    "dataframe": ("dataframe", "Dataframe", "Dict(headers: List[str], data: List[List[Any]])"),
 }
-# Kinds whose values travel as files: uploaded first, then named by their path (FileData).
-FILE_KINDS = ("image",)
+# Kinds with choices, which Gradio's config lists as (shown, value) pairs.
+CHOICE_KINDS = ("dropdown", "radio", "checkbox_group")
 FILE_DATA_SCHEMA = {
     "type": "object",
     "title": "FileData",
@@ -110,13 +119,13 @@ def parameter_name(label: str) -> str:
     return re.sub(r"[^0-9a-z_]+", "_", label.lower()).strip("_") or "value"
 
 
-def _open_demo(slug: str) -> tuple[Demo, InferenceFunction]:
-    """The demo and its function, if scripts may call it now."""
+def _open_demo(slug: str, *, from_page: bool = False) -> tuple[Demo, InferenceFunction]:
+    """The demo and its function, if scripts (or its page) may call it now."""
     demo = Demo.objects.filter(slug=slug, enabled=True).first()
     function = find_function(demo.function) if demo else None
     if demo is None or function is None:
         raise QueueError("unknown_demo", f"There is no demo called '{slug}'.")
-    if not demo.api_open:
+    if not (demo.api_open or from_page):
         raise QueueError(
             "api_closed", "This demo takes jobs from its web page only, not from API clients."
         )
@@ -144,13 +153,25 @@ def _refused_while_redis_is_away(view):
 
 def _schema(component) -> dict[str, Any]:
     """The JSON Schema of the component's value as Gradio's clients send and get it."""
-    return FILE_DATA_SCHEMA if component.kind in FILE_KINDS else (component.json_schema() or {})
+    if component.holds_files:
+        return FILE_DATA_SCHEMA
+    if component.kind == "gallery":
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"image": FILE_DATA_SCHEMA, "caption": {"type": ["string", "null"]}},
+            },
+        }
+    if component.kind in ("markdown", "html"):
+        return {"type": "string"}
+    return component.json_schema() or {}
 
 
 def _component(component_id: int, component) -> dict[str, Any]:
     name, _, _ = COMPONENTS.get(component.kind, ("json", "JSON", "Any"))
     props = {"label": component.label, "name": name}
-    if component.kind == "dropdown":
+    if component.kind in CHOICE_KINDS:
         props["choices"] = [[choice, choice] for choice in component.choices]
     return {
         "id": component_id,
@@ -193,7 +214,7 @@ async def config(request: HttpRequest, slug: str) -> JsonResponse:
         "root": root,
         "title": demo.title,
         "enable_queue": True,
-        "max_file_size": settings.LINEUP_MAX_IMAGE_BYTES,
+        "max_file_size": max(settings.LINEUP_MAX_FILE_BYTES, settings.LINEUP_MAX_IMAGE_BYTES),
         "connect_heartbeat": False,
         "auth_required": False,
         "space_id": None,
@@ -293,12 +314,7 @@ def _posted_json(request: HttpRequest) -> Any:
 
 async def _admit(request: HttpRequest, slug: str, data: Any, session_hash: str) -> str:
     """A job for the client session, through the one admission path; its id."""
-    # The line's settings as this process knows them: no database read per join (the
-    # admission refuses a demo switched off or closed to scripts).
-    function = selectors.demo_function(await jobs.line_config(slug), slug)
     await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
-    if any(component.kind in FILE_KINDS for component in function.inputs):
-        data = await run_sync(_with_uploads)(function, data)
     joined = await jobs.job_submit(
         slug=slug,
         data=data,
@@ -318,28 +334,8 @@ async def _refusal(error: QueueError, slug: str) -> JsonResponse:
     return _refused(error)
 
 
-def _with_uploads(function: InferenceFunction, data: Any) -> Any:
-    """The inputs, with each file named by an uploaded path replaced by its bytes (which the
-    component then checks as it checks any upload)."""
-    if not isinstance(data, list):
-        return data
-    values = list(data)
-    for n, (component, value) in enumerate(zip(function.inputs, values)):
-        if component.kind in FILE_KINDS and isinstance(value, dict):
-            name = signed_name(value.get("path")) if isinstance(value.get("path"), str) else None
-            if name is None or not name.startswith("uploads/") or not default_storage.exists(name):
-                raise QueueError(
-                    "invalid_input",
-                    f"{component.label}: upload the file to this demo's upload route first, "
-                    "and send the path it returned (the path may have expired).",
-                )
-            with default_storage.open(name, "rb") as handle:
-                values[n] = handle.read()
-    return values
-
-
 def _as_file_data(value: Any, file_route: str) -> Any:
-    """An image output (a signed link to a stored PNG) as Gradio's FileData."""
+    """A file output (a signed link to a stored file) as Gradio's FileData."""
     if not isinstance(value, dict) or "url" not in value:
         return value
     link = urlsplit(value["url"])
@@ -349,12 +345,26 @@ def _as_file_data(value: Any, file_route: str) -> Any:
     return {
         "path": path,
         "url": file_route + path,
-        "orig_name": PurePosixPath(name).name,
+        "orig_name": value.get("name") or PurePosixPath(name).name,
         "mime_type": mimetypes.guess_type(name)[0],
-        "size": None,
+        "size": value.get("size"),
         "is_stream": False,
         "meta": {"_type": "gradio.FileData"},
     }
+
+
+def _as_gradio_value(component, value: Any, file_route: str) -> Any:
+    """An output's value as Gradio's clients read that kind."""
+    if component.holds_files:
+        return _as_file_data(value, file_route)
+    if component.kind == "gallery" and isinstance(value, list):
+        return [
+            {"image": _as_file_data(item, file_route), "caption": item.get("caption")}
+            for item in value
+        ]
+    if component.kind in ("markdown", "html") and isinstance(value, dict):
+        return value.get("markdown", value.get("html"))
+    return value
 
 
 def _sse(message: dict[str, Any]) -> bytes:
@@ -482,15 +492,18 @@ def _session_jobs(slug: str, session_hash: str) -> list[tuple[str, Any]]:
 
 
 def _presenter(config, slug: str, file_route: str):
-    """How the demo's outputs reach Gradio's clients: files as FileData, the rest as is."""
+    """How the demo's outputs reach Gradio's clients: files as FileData, rendered text as
+    its source, the rest as is."""
     try:
         outputs = selectors.demo_function(config, slug).outputs
     except QueueError:
         outputs = ()
-    files = {n for n, component in enumerate(outputs) if component.kind in FILE_KINDS}
 
     def present(values: list) -> list:
-        return [_as_file_data(v, file_route) if n in files else v for n, v in enumerate(values)]
+        return [
+            _as_gradio_value(component, value, file_route) if component else value
+            for component, value in zip_longest(outputs, values)
+        ][: len(values)]
 
     return present
 
@@ -592,8 +605,12 @@ async def upload(request: HttpRequest, slug: str) -> JsonResponse:
     each signed and expiring like a result link."""
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
+    # The demo's own page uploads here too, showing its token, also where scripts may not.
+    from_page = access.token_matches_session(
+        request.headers.get("X-Lineup-Token", ""), request.session.session_key
+    )
     try:
-        await run_sync(_open_demo)(slug)
+        await run_sync(_open_demo)(slug, from_page=from_page)
         await run_sync(access.api_request_allowed)(address=access.client_address(request.META))
         return JsonResponse(await run_sync(_keep_uploads)(request), safe=False)
     except QueueError as error:
@@ -601,7 +618,7 @@ async def upload(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 def _keep_uploads(request: HttpRequest) -> list[str]:
-    limit = settings.LINEUP_MAX_IMAGE_BYTES
+    limit = max(settings.LINEUP_MAX_FILE_BYTES, settings.LINEUP_MAX_IMAGE_BYTES)
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit * MAX_UPLOAD_FILES:
         raise QueueError("input_too_large", f"Files may be at most {limit} bytes each.")
     try:
@@ -627,10 +644,7 @@ def served_file(request: HttpRequest, slug: str, path: str) -> HttpResponse:
     name = signed_name(path)
     if name is None or not default_storage.exists(name):
         return JsonResponse({"detail": "No such file, or its link has expired."}, status=404)
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(name)
 
 
 @csrf_exempt

@@ -72,7 +72,7 @@ def _inputs(function: InferenceFunction) -> dict[str, Any]:
             "description": f"The file for input {n}, {c.label}.",
         }
         for n, c in enumerate(function.inputs)
-        if c.kind == "image"
+        if c.holds_files
     }
     return {
         "application/json": {

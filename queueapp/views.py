@@ -1,7 +1,7 @@
 import json
-import mimetypes
 import time
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
-from models_registry.files import result_link_valid
+from models_registry.files import file_response, result_link_valid
 from models_registry.models import Demo
 from models_registry.registry import find_function
 
@@ -21,6 +21,9 @@ def demo_list(request: HttpRequest) -> HttpResponse:
     # Only demos whose function is installed here (an optional extra may be missing).
     demos = [d for d in Demo.objects.filter(enabled=True) if find_function(d.function)]
     return render(request, "lineup/demo_list.html", {"demos": demos})
+
+
+PAGE_POLICY = "script-src 'self'; object-src 'none'; base-uri 'none'"
 
 
 @require_GET
@@ -37,6 +40,9 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
         "socket": "/ws/queue/",
         "token": _session_token(request),
         "token_url": reverse("socket-token"),
+        "upload_url": reverse("gradio-upload", args=[demo.slug]),
+        "max_file_bytes": settings.LINEUP_MAX_FILE_BYTES,
+        "max_image_bytes": settings.LINEUP_MAX_IMAGE_BYTES,
     }
     response = render(
         request,
@@ -45,6 +51,9 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
     # The page carries a token tied to this session: it must not come from a shared cache.
     add_never_cache_headers(response)
+    # Outputs are sanitized where they are made; should anything slip through, the page still
+    # runs no script but its own.
+    response["Content-Security-Policy"] = PAGE_POLICY
     return response
 
 
@@ -74,7 +83,7 @@ def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("This demo's function is not installed here.")
     example = demo.examples[0] if demo.examples else [c.example_value() for c in function.inputs]
     files = {
-        f"input_{n}": "your-image.png" for n, c in enumerate(function.inputs) if c.kind == "image"
+        f"input_{n}": c.example_file_name() for n, c in enumerate(function.inputs) if c.holds_files
     }
     data = [None if f"input_{n}" in files else value for n, value in enumerate(example)]
     context = {
@@ -89,7 +98,7 @@ def demo_api(request: HttpRequest, slug: str) -> HttpResponse:
             for n, value in enumerate(data)
         ),
         "gradio_js_args": ", ".join(
-            "handle_file(imageBlob)" if f"input_{n}" in files else json.dumps(value)
+            "handle_file(fileBlob)" if f"input_{n}" in files else json.dumps(value)
             for n, value in enumerate(data)
         ),
         "gradio_api_name": gradio.api_name(demo.slug),
@@ -110,8 +119,6 @@ def media_file(request: HttpRequest, path: str) -> FileResponse:
         )
     if not default_storage.exists(path):
         raise Http404("No such file")
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
+    response = file_response(path)
     response["Cache-Control"] = f"private, max-age={max(0, expires - int(time.time()))}"
     return response

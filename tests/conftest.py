@@ -14,6 +14,7 @@ from demo_site import embedded_redis, processes
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_IMAGE = ROOT / "static" / "lineup" / "examples" / "gradient.png"
+TEST_FUNCTIONS = "tests.support.functions"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -58,7 +59,12 @@ class Stack:
     log: Path
 
     def manage(self, *args: str) -> str:
-        env = {**os.environ, "REDIS_URL": self.redis_url, "LINEUP_VAR_DIR": str(self.log.parent)}
+        env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "LINEUP_VAR_DIR": str(self.log.parent),
+            "LINEUP_FUNCTION_MODULES": TEST_FUNCTIONS,
+        }
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
@@ -101,6 +107,8 @@ def stack(tmp_path_factory) -> Stack:
         "LINEUP_ADMIN_PASSWORD": "",
         "LINEUP_RECONNECT_GRACE_SECONDS": "2",
         "LINEUP_WEB_PROCESSES": "2",
+        # The test functions too (tests/support/functions.py), for demos tests add.
+        "LINEUP_FUNCTION_MODULES": TEST_FUNCTIONS,
     }
     log = var_dir / "runstack.log"
     with open(log, "w") as out:

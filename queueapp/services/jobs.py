@@ -63,7 +63,7 @@ async def job_submit(
     for _ in range(2):
         config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
-        if function.reads_files:  # decoding files is work for a thread
+        if function.heavy_check:  # decoding files, reading big tables: work for a thread
             inputs = await run_sync(_clean_inputs)(function, data)
         else:
             inputs = _clean_inputs(function, data)
@@ -113,7 +113,7 @@ async def line_config(slug: str) -> LineConfig:
 
 
 async def _discard_inputs(function: InferenceFunction, inputs: list) -> None:
-    if function.reads_files:
+    if function.heavy_check:
         await run_sync(function.discard_inputs)(inputs)
 
 

@@ -60,29 +60,45 @@ const inputs = {
     if (c.default) el.value = c.default;
     return { node: field(c, i, el), get: () => el.value, set: (v) => { el.value = v; } };
   },
-  image(c, i) {
+  radio(c, i) {
+    const group = choiceGroup(c, i, "radio", c.default ? [c.default] : [c.choices[0]]);
+    return { node: group.node, get: () => group.chosen()[0] ?? null, set: (v) => group.choose([v]) };
+  },
+  checkbox_group(c, i) {
+    const group = choiceGroup(c, i, "checkbox", c.default ?? []);
+    return { node: group.node, get: () => group.chosen(), set: (v) => group.choose(v) };
+  },
+  color(c, i) {
     const el = document.createElement("input");
-    el.type = "file";
-    el.accept = "image/*";
+    el.type = "color";
+    el.value = c.default ?? "#000000";
+    return { node: field(c, i, el), get: () => el.value, set: (v) => { el.value = v; } };
+  },
+  image(c, i) {
+    const picker = filePicker(c, i, { accept: "image/*", limit: page.max_image_bytes, noun: "an image" });
     const preview = document.createElement("img");
     preview.className = "preview";
     preview.alt = `${c.label} preview`;
     preview.hidden = true;
-    let dataUrl = null;
-    const show = (url) => { dataUrl = url; preview.src = url; preview.hidden = !url; };
-    el.addEventListener("change", async () => {
-      show(el.files.length ? await readAsDataUrl(el.files[0]) : null);
+    picker.onChange((file) => {
+      preview.hidden = !file;
+      if (file) preview.src = URL.createObjectURL(file);
     });
-    const node = field(c, i, el);
-    node.append(preview);
-    return {
-      node,
-      get: () => {
-        if (!dataUrl) throw new Error(`choose an image for "${c.label}"`);
-        return dataUrl;
-      },
-      set: async (url) => { show(await readAsDataUrl(await (await fetch(url)).blob())); },
-    };
+    picker.node.append(preview);
+    return picker;
+  },
+  file(c, i) {
+    return filePicker(c, i, { accept: (c.types ?? []).join(","), limit: page.max_file_bytes, types: c.types });
+  },
+  dataframe(c, i) {
+    const grid = tableEditor(c, i);
+    return { node: grid.node, get: () => grid.value(), set: (v) => grid.fill(v) };
+  },
+  chatbot(c) {
+    // The conversation so far: kept by the page, shown with the outputs, sent with each message.
+    const node = document.createElement("div");
+    node.hidden = true;
+    return { node, chat: true, get: () => conversation.slice(), set: (v) => setConversation(v) };
   },
   json(c, i) {
     const el = document.createElement("textarea");
@@ -91,13 +107,171 @@ const inputs = {
   },
 };
 
-function readAsDataUrl(blob) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(blob);
+
+function choiceGroup(c, i, type, chosen) {
+  const box = document.createElement("fieldset");
+  box.className = `field field-${c.kind}`;
+  box.id = `input-${i}`;
+  const legend = document.createElement("legend");
+  legend.textContent = c.label;
+  box.append(legend);
+  const boxes = c.choices.map((choice) => {
+    const option = document.createElement("label");
+    option.className = "choice";
+    const el = document.createElement("input");
+    Object.assign(el, { type, name: `input-${i}`, value: choice, checked: chosen.includes(choice) });
+    option.append(el, document.createTextNode(choice));
+    box.append(option);
+    return el;
   });
+  return {
+    node: box,
+    chosen: () => boxes.filter((el) => el.checked).map((el) => el.value),
+    choose: (values) => boxes.forEach((el) => { el.checked = values.includes(el.value); }),
+  };
+}
+
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// A file input: checked in the browser where it can be (size, type), uploaded over HTTP with
+// progress when the form is sent, and named in the job by the path the upload returned.
+function filePicker(c, i, { accept, limit, types, noun = "a file" }) {
+  const el = document.createElement("input");
+  el.type = "file";
+  if (accept) el.accept = accept;
+  const note = document.createElement("p");
+  note.className = "file-note";
+  let chosen = null;
+  const listeners = [];
+  const problem = (file) => {
+    if (file.size > limit) return `${file.name} is ${formatBytes(file.size)}; at most ${formatBytes(limit)}`;
+    if (file.size === 0) return `${file.name} is empty`;
+    const suffix = file.name.includes(".") ? `.${file.name.split(".").pop().toLowerCase()}` : "";
+    if (types?.length && !types.includes(suffix)) return `${file.name}: only ${types.join(", ")} files`;
+    return null;
+  };
+  const choose = (file) => {
+    chosen = file;
+    const wrong = file && problem(file);
+    note.textContent = file ? (wrong ? `Not accepted: ${wrong}.` : `${file.name}, ${formatBytes(file.size)}`) : "";
+    note.dataset.kind = wrong ? "error" : "";
+    listeners.forEach((listener) => listener(wrong ? null : file));
+  };
+  el.addEventListener("change", () => choose(el.files[0] ?? null));
+  const node = field(c, i, el);
+  node.append(note);
+  return {
+    node,
+    onChange: (listener) => listeners.push(listener),
+    get: async () => {
+      if (!chosen) throw new Error(`choose ${noun} for "${c.label}"`);
+      const wrong = problem(chosen);
+      if (wrong) throw new Error(wrong);
+      return { path: await upload(chosen, c.label), orig_name: chosen.name };
+    },
+    set: async (url) => {
+      const blob = await (await fetch(url)).blob();
+      choose(new File([blob], url.split("/").pop(), { type: blob.type }));
+    },
+  };
+}
+
+function upload(file, label) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", page.upload_url);
+    request.setRequestHeader("X-Lineup-Token", token);
+    request.upload.addEventListener("progress", (event) => {
+      if (!event.lengthComputable) return;
+      status(`Uploading ${label}: ${Math.round((100 * event.loaded) / event.total)}%`);
+      bar(event.loaded / event.total);
+    });
+    request.addEventListener("load", () => {
+      bar(null);
+      let body = null;
+      try { body = JSON.parse(request.responseText); } catch (error) { /* not JSON */ }
+      if (request.status === 200 && Array.isArray(body)) resolve(body[0]);
+      else reject(new Error(body?.detail ?? body?.error ?? `the upload of ${file.name} failed (${request.status})`));
+    });
+    request.addEventListener("error", () => { bar(null); reject(new Error(`the upload of ${file.name} failed`)); });
+    const form = new FormData();
+    form.append("files", file, file.name);
+    request.send(form);
+  });
+}
+
+// A typed cell: numbers as numbers ("any" cells too, when they read as one), empty as null.
+function cellValue(text, type) {
+  if (text.trim() === "") return null;
+  if (type === "number" || (type === "any" && Number.isFinite(Number(text)))) return Number(text);
+  return text;
+}
+
+// An editable table: typed cells, rows added and removed; fixed columns when the demo names them.
+function tableEditor(c, i) {
+  const node = document.createElement("div");
+  node.className = `field field-dataframe`;
+  const label = document.createElement("label");
+  label.textContent = c.label;
+  const table = document.createElement("table");
+  table.className = "grid";
+  table.id = `input-${i}`;
+  const typeOf = (n) => (typeof c.datatype === "string" ? c.datatype : c.datatype[n] ?? "any");
+  let headers = c.headers.length ? [...c.headers] : ["a", "b"];
+  let rows = [headers.map(() => null)];
+  const cell = (value, n, onChange) => {
+    const el = document.createElement("input");
+    el.setAttribute("aria-label", `${headers[n]}`);
+    if (typeOf(n) === "bool") {
+      el.type = "checkbox";
+      el.checked = Boolean(value);
+      el.addEventListener("change", () => onChange(el.checked));
+    } else {
+      el.type = typeOf(n) === "number" ? "number" : "text";
+      if (el.type === "number") el.step = "any";
+      el.value = value ?? "";
+      el.addEventListener("input", () => onChange(cellValue(el.value, typeOf(n))));
+    }
+    return el;
+  };
+  const draw = () => {
+    table.replaceChildren();
+    const head = table.createTHead().insertRow();
+    headers.forEach((name, n) => {
+      const th = document.createElement("th");
+      if (c.headers.length) th.textContent = name;
+      else th.append(cell(name, n, (v) => { headers[n] = String(v ?? ""); }));
+      head.append(th);
+    });
+    head.append(document.createElement("th"));
+    const body = table.createTBody();
+    rows.forEach((row, r) => {
+      const tr = body.insertRow();
+      row.forEach((value, n) => tr.insertCell().append(cell(value, n, (v) => { rows[r][n] = v; })));
+      const remove = document.createElement("button");
+      Object.assign(remove, { type: "button", className: "small", textContent: "×" });
+      remove.setAttribute("aria-label", `Remove row ${r + 1}`);
+      remove.addEventListener("click", () => { rows.splice(r, 1); draw(); });
+      tr.insertCell().append(remove);
+    });
+  };
+  const add = document.createElement("button");
+  Object.assign(add, { type: "button", className: "small", textContent: "Add row" });
+  add.addEventListener("click", () => { rows.push(headers.map(() => null)); draw(); });
+  const scroller = document.createElement("div");
+  scroller.className = "grid-scroll";
+  scroller.append(table);
+  node.append(label, scroller, add);
+  draw();
+  return {
+    node,
+    value: () => ({ headers: [...headers], data: rows.map((row) => [...row]) }),
+    fill: (value) => { headers = [...value.headers]; rows = value.data.map((row) => [...row]); draw(); },
+  };
 }
 
 const outputs = {
@@ -106,12 +280,53 @@ const outputs = {
   slider: (value) => textBlock(String(value)),
   checkbox: (value) => textBlock(value ? "yes" : "no"),
   dropdown: (value) => textBlock(value),
+  radio: (value) => textBlock(value),
+  checkbox_group: (value) => textBlock(value.join(", ")),
+  color(value) {
+    const box = textBlock(value);
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = value;
+    box.prepend(swatch);
+    return box;
+  },
   image(value, c) {
     const img = document.createElement("img");
     img.src = value.url;
     img.alt = c.label;
     img.className = "result-image";
     return img;
+  },
+  file(value) {
+    const link = document.createElement("a");
+    link.className = "download";
+    link.href = value.url;
+    link.download = value.name;
+    link.textContent = `Download ${value.name} (${formatBytes(value.size)})`;
+    return link;
+  },
+  gallery(value, c) {
+    const grid = document.createElement("div");
+    grid.className = "gallery";
+    grid.style.setProperty("--columns", c.columns ?? 3);
+    value.forEach((item, n) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "gallery-item";
+      button.setAttribute("aria-label", `Open image ${n + 1} of ${value.length}${item.caption ? `: ${item.caption}` : ""}`);
+      const img = document.createElement("img");
+      img.src = item.url;
+      img.alt = item.caption ?? `${c.label} ${n + 1}`;
+      button.append(img);
+      if (item.caption) {
+        const caption = document.createElement("span");
+        caption.textContent = item.caption;
+        button.append(caption);
+      }
+      button.addEventListener("click", () => openViewer(value, n));
+      grid.append(button);
+    });
+    return grid;
   },
   label(value) {
     const box = document.createElement("div");
@@ -131,7 +346,51 @@ const outputs = {
     return box;
   },
   json: (value) => textBlock(JSON.stringify(value, null, 2), "pre"),
+  // Sanitized by the worker (nh3) before it was stored; the page's policy runs no inline code.
+  markdown: (value) => richBlock(value.html),
+  html: (value) => richBlock(value.html),
+  dataframe(value) {
+    const scroller = document.createElement("div");
+    scroller.className = "grid-scroll";
+    const table = document.createElement("table");
+    table.className = "grid result-table";
+    const head = table.createTHead().insertRow();
+    for (const name of value.headers) {
+      const th = document.createElement("th");
+      th.textContent = name;
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const row of value.data) {
+      const tr = body.insertRow();
+      for (const cell of row) tr.insertCell().textContent = cell ?? "";
+    }
+    scroller.append(table);
+    return scroller;
+  },
+  chatbot: (value) => chatView(value),
 };
+
+function richBlock(html) {
+  const box = document.createElement("div");
+  box.className = "rich";
+  box.innerHTML = html;
+  return box;
+}
+
+function openViewer(items, start) {
+  const dialog = $("viewer");
+  let n = start;
+  const show = () => {
+    $("viewer-image").src = items[n].url;
+    $("viewer-image").alt = items[n].caption ?? `Image ${n + 1}`;
+    $("viewer-caption").textContent = `${items[n].caption ?? ""} (${n + 1} of ${items.length})`;
+  };
+  $("viewer-prev").onclick = () => { n = (n + items.length - 1) % items.length; show(); };
+  $("viewer-next").onclick = () => { n = (n + 1) % items.length; show(); };
+  show();
+  dialog.showModal();
+}
 
 function textBlock(text, tag = "p") {
   const el = document.createElement(tag);
@@ -140,10 +399,54 @@ function textBlock(text, tag = "p") {
   return el;
 }
 
+
+// ---- chat ---------------------------------------------------------------------------------
+// A demo with a conversation among its inputs and outputs is a chat: the page keeps the
+// conversation (across a refresh too), sends it with each message, and shows it growing as
+// the reply streams in.
+
+const chatKey = `lineup:chat:${page.demo}`;
+const chatOutput = page.outputs.findIndex((c) => c.kind === "chatbot");
+let conversation = JSON.parse(sessionStorage.getItem(chatKey) ?? "[]");
+
+function setConversation(messages, { show = true } = {}) {
+  conversation = messages;
+  sessionStorage.setItem(chatKey, JSON.stringify(messages));
+  if (show) showConversation(messages);
+}
+
+function chatView(messages) {
+  const log = document.createElement("div");
+  log.className = "chat";
+  log.setAttribute("role", "log");
+  for (const { role, content } of messages) {
+    const bubble = document.createElement("p");
+    bubble.className = `message message-${role}`;
+    bubble.textContent = content;
+    log.append(bubble);
+  }
+  return log;
+}
+
+function showConversation(messages) {
+  if (chatOutput < 0) return;
+  const values = page.outputs.map(() => undefined);
+  values[chatOutput] = messages;
+  renderOutputs(values);
+}
+
 // ---- form ---------------------------------------------------------------------------------
 
 const controls = page.inputs.map((c, i) => inputs[c.kind](c, i));
 $("inputs").append(...controls.map((control) => control.node));
+
+function exampleText(value) {
+  if (typeof value === "string" && value.startsWith("/")) return value.split("/").pop();
+  if (Array.isArray(value?.data)) return `a table of ${value.data.length} rows`;
+  if (Array.isArray(value) && value.every((item) => item?.role)) return value.length ? `${value.length} messages` : "a new chat";
+  if (Array.isArray(value)) return value.join(", ");
+  return String(value);
+}
 
 if (page.examples.length) {
   $("examples").hidden = false;
@@ -152,7 +455,7 @@ if (page.examples.length) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "example";
-    button.textContent = row.map((v) => (typeof v === "string" && v.startsWith("/") ? v.split("/").pop() : String(v))).join(" · ");
+    button.textContent = row.map(exampleText).join(" · ");
     button.setAttribute("aria-label", `Fill the form with example ${n + 1}`);
     button.addEventListener("click", () => row.forEach((value, i) => controls[i].set(value)));
     list.append(button);
@@ -317,6 +620,10 @@ function handle(frame) {
       if (frame.success) {
         status("Done.", "success");
         renderOutputs(frame.output.data);
+        if (isChat) {
+          setConversation(frame.output.data[chatOutput]);
+          controls[messageBox]?.set("");
+        }
       } else {
         status(`Failed: ${frame.error.message}`, "error");
       }
@@ -349,6 +656,7 @@ function renderOutputs(values) {
   const box = $("outputs");
   box.replaceChildren();
   page.outputs.forEach((c, i) => {
+    if (values[i] === undefined || values[i] === null) return;
     const wrapper = document.createElement("figure");
     wrapper.className = `output output-${c.kind}`;
     const caption = document.createElement("figcaption");
@@ -358,21 +666,63 @@ function renderOutputs(values) {
   });
 }
 
-$("demo-form").addEventListener("submit", (event) => {
-  event.preventDefault();
+const isChat = controls.some((control) => control.chat) && chatOutput >= 0;
+// The message box of a chat: its first text input, emptied once the reply has come.
+const messageBox = page.inputs.findIndex((c) => c.kind === "text");
+let lastSent = null;
+
+async function submit() {
   let data;
   try {
-    data = controls.map((control) => control.get());
+    clearInterval(retryTimer);
+    busy(true);
+    data = await Promise.all(controls.map((control) => control.get()));
   } catch (error) {
+    busy(false);
+    bar(null);
     status(`Check your inputs: ${error.message}`, "error");
     return;
   }
-  clearInterval(retryTimer);
-  $("outputs").replaceChildren();
+  lastSent = data;
+  if (isChat) {
+    showConversation([...conversation, { role: "user", content: String(data[messageBox] ?? "") }]);
+  } else {
+    $("outputs").replaceChildren();
+  }
   status("Joining the line…");
-  busy(true);
   send({ msg: "join", demo: page.demo, data, ref: String(Date.now()) });
+}
+
+$("demo-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit();
 });
+
+if (isChat) {
+  $("chat-actions").hidden = false;
+  const lastExchange = () => {
+    const last = conversation.findLastIndex((m) => m.role === "user");
+    return last < 0 ? null : { at: last, message: conversation[last].content };
+  };
+  $("chat-retry").addEventListener("click", () => {
+    const exchange = lastExchange();
+    if (!exchange || currentJob) return;
+    // Shown again at once with the question going out: no flicker of the shorter chat.
+    setConversation(conversation.slice(0, exchange.at), { show: false });
+    controls[messageBox].set(exchange.message);
+    submit();
+  });
+  $("chat-undo").addEventListener("click", () => {
+    const exchange = lastExchange();
+    if (!exchange || currentJob) return;
+    setConversation(conversation.slice(0, exchange.at));
+    controls[messageBox].set(exchange.message);
+  });
+  $("chat-clear").addEventListener("click", () => {
+    if (!currentJob) setConversation([]);
+  });
+  showConversation(conversation);
+}
 
 $("cancel").addEventListener("click", () => {
   if (currentJob) send({ msg: "cancel", demo: page.demo, job: currentJob });

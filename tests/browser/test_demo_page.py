@@ -27,7 +27,7 @@ def test_visitor_submits_an_image_and_gets_it_back(stack, page):
 
     result = page.locator("#outputs img.result-image")
     result.wait_for(state="visible", timeout=20_000)
-    page.wait_for_function("document.querySelector('#outputs img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#outputs img').naturalWidth > 0")
     assert page.evaluate("document.querySelector('#outputs img').naturalWidth") == 160
     assert page.locator("#status").inner_text() == "Done."
     log = page.evaluate("window.statusLog")

@@ -57,7 +57,7 @@ def line(stack) -> str:
 def open_demo(context, stack, slug: str):
     page = context.new_page()
     page.goto(f"{stack.base_url}/demos/{slug}/")
-    page.wait_for_function("document.querySelector('#status').textContent === 'Ready.'")
+    page.wait_for_function("() => document.querySelector('#status').textContent === 'Ready.'")
     return page
 
 
@@ -135,7 +135,7 @@ def test_a_refused_first_connect_is_retried_and_the_visitor_told(stack, page, li
     page.add_init_script(REFUSED_TWICE)
     page.goto(f"{stack.base_url}/demos/{line}/")
     page.wait_for_function(
-        "window.connects === 3 && document.querySelector('#status').textContent === 'Ready.'"
+        "() => window.connects === 3 && document.querySelector('#status').textContent === 'Ready.'"
     )
     assert any("arriving at once" in text for text in page.evaluate("window.statuses"))
     submit_steps(page, 1)
@@ -225,7 +225,7 @@ def test_every_component_on_a_phone_sized_screen(stack, browser, tmp_path):
     page.locator("#status[data-kind=success]").wait_for(timeout=20_000)
     assert page.locator(".output-label .confidence").count() == 4
     assert '"note": "a gradient"' in page.locator(".output-json pre").inner_text()
-    page.wait_for_function("document.querySelector('.output-image img').naturalWidth === 160")
+    page.wait_for_function("() => document.querySelector('.output-image img').naturalWidth === 160")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "phone", tmp_path)
     context.close()
@@ -240,5 +240,5 @@ def test_results_of_every_component_on_a_wide_screen(stack, page, tmp_path):
     page.get_by_role("button", name="Submit").click()
     page.locator("#status[data-kind=success]").wait_for(timeout=20_000)
     assert page.locator(".output-label .confidence").count() == 3
-    page.wait_for_function("document.querySelector('.output-image img').naturalWidth === 120")
+    page.wait_for_function("() => document.querySelector('.output-image img').naturalWidth === 120")
     screenshot(page, "done", tmp_path)

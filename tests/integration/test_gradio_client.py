@@ -1,6 +1,7 @@
 """Gradio's own Python client (`gradio_client`, the real package) calls Lineup demos at the
 URL a visitor sees, through the same line as every other way in."""
 
+import hashlib
 import html
 import json
 import re
@@ -80,6 +81,46 @@ def test_images_go_in_as_uploads_and_come_back_as_files(stack, tmp_path):
     )
     assert details["size"] == [sent.width, sent.height] and details["note"] == "a note"
     assert PILImage.open(swatches).size == (80, 40)
+
+
+def test_tables_galleries_files_and_markdown_both_ways(stack, tmp_path):
+    table = {"headers": ["x", "y"], "data": [[1, 2], [3, 5], [6, 9]]}
+    overview, summary, gallery, csv = client(stack, "table-stats").predict(
+        table, api_name="/table_stats"
+    )
+    assert overview.startswith("**3 rows**")  # Markdown reaches Gradio's clients as its text
+    assert summary["headers"][:2] == ["column", "count"] and len(summary["data"]) == 2
+    assert [item["caption"] for item in gallery] == ["x", "y"]
+    assert all(PILImage.open(item["image"]).size == (320, 240) for item in gallery)
+    assert open(csv).read().startswith("column,count,mean")
+
+    data = tmp_path / "numbers.csv"
+    data.write_text("n\n1\n2\n")
+    slug = stack.add_demo(f"t-digest-{uuid.uuid4().hex[:8]}", function="file_digest", api_open=True)
+    digest = client(stack, slug).predict(
+        handle_file(str(data)), api_name="/" + slug.replace("-", "_")
+    )
+    assert digest.endswith(hashlib.sha256(data.read_bytes()).hexdigest())
+    wrong = tmp_path / "numbers.png"
+    wrong.write_text("n\n1\n")
+    with pytest.raises(Exception, match="only .csv files"):
+        client(stack, slug).predict(handle_file(str(wrong)), api_name="/" + slug.replace("-", "_"))
+
+
+def test_a_chat_takes_and_gives_the_conversation(stack):
+    earlier = [
+        {"role": "user", "content": "What is Lineup?"},
+        {"role": "assistant", "content": "A queue for demos."},
+    ]
+    job = client(stack, "ask-the-docs").submit(
+        "How do I limit how many visitors wait?", earlier, api_name="/ask_the_docs"
+    )
+    conversation = job.result(timeout=120)
+    assert conversation[:2] == earlier
+    assert conversation[2] == {"role": "user", "content": "How do I limit how many visitors wait?"}
+    assert conversation[3]["role"] == "assistant" and "(from " in conversation[3]["content"]
+    partials = [output[0] for output in job.outputs()][:-1]
+    assert len(partials) >= 2  # the reply streamed
 
 
 def test_only_signed_paths_of_the_store_can_be_read_or_sent(stack):

@@ -1,6 +1,7 @@
 """Inference functions for tests: they record each run in Redis, so a test can check what
 ran where, when and with whom. Worker processes load them through LINEUP_FUNCTION_MODULES."""
 
+import hashlib
 import json
 import os
 import time
@@ -9,7 +10,7 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from models_registry.components import Number, Text
+from models_registry.components import HTML, File, Markdown, Number, Text
 from models_registry.registry import register
 
 
@@ -95,3 +96,17 @@ def sleepy_label(label: str, seconds: float) -> str:
 def sleepy_label_batch(labels: list[str], seconds: list[float]) -> list[list[str]]:
     time.sleep(max(seconds))
     return [labels]
+
+
+@register(inputs=[Text("Markup", lines=4)], outputs=[Markdown("As Markdown"), HTML("As HTML")])
+def markup_echo(text: str) -> tuple[str, str]:
+    """Shows the text it is given as Markdown and as HTML: what a visitor's page must make safe."""
+    return text, text
+
+
+@register(inputs=[File("Data", types=(".csv",))], outputs=[Text("Digest")])
+def file_digest(path: str) -> str:
+    """The size and SHA-256 of the file it is given, as the function read it."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
