@@ -224,6 +224,9 @@ LINEUP_MAX_IMAGE_PIXELS = int(os.environ.get("LINEUP_MAX_IMAGE_PIXELS", str(4096
 LINEUP_MAX_TEXT_LENGTH = int(os.environ.get("LINEUP_MAX_TEXT_LENGTH", "10000"))
 # Largest file of any other kind (File), uploaded through a demo's upload route.
 LINEUP_MAX_FILE_BYTES = int(os.environ.get("LINEUP_MAX_FILE_BYTES", str(50 * 1024 * 1024)))
+# The longest sound and video inputs, in seconds (each is decoded before its job joins).
+LINEUP_MAX_AUDIO_SECONDS = float(os.environ.get("LINEUP_MAX_AUDIO_SECONDS", "600"))
+LINEUP_MAX_VIDEO_SECONDS = float(os.environ.get("LINEUP_MAX_VIDEO_SECONDS", "600"))
 # A conversation sent with a chat message: messages, and characters in all.
 LINEUP_MAX_CHAT_MESSAGES = int(os.environ.get("LINEUP_MAX_CHAT_MESSAGES", "200"))
 LINEUP_MAX_CHAT_CHARACTERS = int(os.environ.get("LINEUP_MAX_CHAT_CHARACTERS", "100000"))

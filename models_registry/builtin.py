@@ -8,6 +8,7 @@ from PIL import ImageFilter, ImageOps
 
 from .components import (
     JSON,
+    Audio,
     Checkbox,
     Dataframe,
     Dropdown,
@@ -17,8 +18,10 @@ from .components import (
     Label,
     Markdown,
     Number,
+    Radio,
     Slider,
     Text,
+    Video,
 )
 from .registry import register
 
@@ -220,3 +223,104 @@ def table_stats(table):
         f"**{len(numeric.columns)} numeric**: {', '.join(f'`{c}`' for c in numeric.columns)}."
     )
     return overview, summary, plots, ("summary.csv", summary.to_csv(index=False).encode())
+
+
+# Speech tools: each effect as an FFmpeg filter chain (the sample rate is filled in).
+EFFECTS = {
+    "slower": "atempo=0.75",
+    "faster": "atempo=1.5",
+    "higher": "asetrate={rate}*1.25,aresample={rate},atempo=0.8",
+    "lower": "asetrate={rate}*0.8,aresample={rate},atempo=1.25",
+    "denoise": "afftdn=nf=-25",
+}
+
+
+def _filtered(rate: int, samples, chain: str):
+    """Samples run through an FFmpeg filter chain (PyAV's filter graph)."""
+    import av
+    import numpy
+
+    layout = "mono" if samples.shape[1] == 1 else "stereo"
+    graph = av.filter.Graph()
+    source = graph.add_abuffer(format="flt", sample_rate=rate, layout=layout)
+    chain_node = graph.add("aformat", f"sample_fmts=flt:channel_layouts={layout}")
+    nodes = [source]
+    for step in chain.split(","):
+        name, _, arguments = step.partition("=")
+        nodes.append(graph.add(name, arguments or None))
+    nodes += [chain_node, graph.add("abuffersink")]
+    graph.link_nodes(*nodes).configure()
+    frame = av.AudioFrame.from_ndarray(
+        numpy.ascontiguousarray(samples, numpy.float32).reshape(1, -1), format="flt", layout=layout
+    )
+    frame.sample_rate = rate
+    graph.push(frame)
+    graph.push(None)
+    out = []
+    while True:
+        try:
+            out.append(graph.pull().to_ndarray().reshape(-1, samples.shape[1]))
+        except (av.error.BlockingIOError, av.error.EOFError):
+            break
+    return numpy.concatenate(out) if out else samples[:0]
+
+
+def _spectrogram(rate: int, samples, title: str) -> PILImage.Image:
+    import numpy
+    from matplotlib import mlab
+    from matplotlib.figure import Figure
+
+    power, frequencies, times = mlab.specgram(samples[:, 0], NFFT=512, Fs=rate, noverlap=384)
+    figure = Figure(figsize=(6, 2.5), dpi=80)
+    axes = figure.add_subplot()
+    # In decibels, silence (no power at all) drawn as the quietest level shown.
+    level = 10 * numpy.log10(numpy.maximum(power, 1e-12))
+    axes.pcolormesh(times, frequencies, level, cmap="magma", shading="auto", vmin=-120)
+    axes.set_xlabel("seconds")
+    axes.set_ylabel("Hz")
+    axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return PILImage.open(buffer)
+
+
+@register(
+    inputs=[
+        Audio("Recording"),
+        Radio("Effect", choices=tuple(EFFECTS), default="slower"),
+    ],
+    outputs=[Audio("Result"), Image("Spectrogram")],
+    warm_up=lambda: _histogram([0, 1], "warm-up"),
+)
+def speech_tools(recording, effect: str):
+    """Changes a recording's speed or pitch, or takes out its noise, with FFmpeg's filters
+    (through PyAV), and draws the result's spectrogram with matplotlib."""
+    rate, samples = recording
+    result = _filtered(rate, samples, EFFECTS[effect].format(rate=rate))
+    return (rate, result), _spectrogram(rate, result, f"{effect}: {len(result) / rate:.2f} s")
+
+
+@register(
+    inputs=[Video("Video"), Slider("Pictures", minimum=2, maximum=16, step=1, default=6)],
+    outputs=[Gallery("Key frames", columns=3), Dataframe("Times")],
+)
+def video_thumbnails(path: str, wanted: float):
+    """The video's key frames (those a decoder can start from), spread evenly over its length,
+    as a gallery and a table of their times; decoded with PyAV, which carries FFmpeg."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"  # decode only the key frames
+        keys = [(float(frame.time or 0), frame.to_image()) for frame in container.decode(stream)]
+    count = min(int(wanted), len(keys))
+    picked = [keys[round(n * (len(keys) - 1) / max(count - 1, 1))] for n in range(count)]
+    pictures = [(image, f"{seconds:.2f} s") for seconds, image in picked]
+    times = {
+        "headers": ["picture", "seconds", "width", "height"],
+        "data": [
+            [n + 1, round(s, 3), image.width, image.height] for n, (s, image) in enumerate(picked)
+        ],
+    }
+    return pictures, times

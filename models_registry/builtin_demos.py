@@ -113,6 +113,29 @@ BUILTIN_DEMOS = [
         "expected_seconds": 0.5,
     },
     {
+        "slug": "speech-tools",
+        "title": "Speech tools",
+        "description": "Record yourself or upload a sound; change its speed or pitch, or take "
+        "out its noise, with FFmpeg's filters, and see the result's spectrogram.",
+        "function": "speech_tools",
+        "examples": [
+            ["/static/lineup/examples/chirp.wav", "slower"],
+            ["/static/lineup/examples/chirp.wav", "higher"],
+        ],
+        "expected_seconds": 1,
+        "concurrency_count": 2,
+    },
+    {
+        "slug": "video-thumbnails",
+        "title": "Video thumbnails",
+        "description": "Upload a video; get its key frames, spread over its length, as a "
+        "gallery, with a table of their times.",
+        "function": "video_thumbnails",
+        "examples": [["/static/lineup/examples/ball.webm", 6]],
+        "expected_seconds": 1,
+        "concurrency_count": 2,
+    },
+    {
         # Needs the `minilm` extra; left out when it is not installed.
         "slug": "ask-the-docs",
         "title": "Ask the docs (MiniLM chat)",

@@ -60,6 +60,8 @@ COMPONENTS = {
     "color": ("colorpicker", "ColorPicker", "str"),
     "image": ("image", "Image", "filepath"),
     "file": ("file", "File", "filepath"),
+    "audio": ("audio", "Audio", "filepath"),
+    "video": ("video", "Video", "Dict(video: filepath, subtitles: filepath | None)"),
     "gallery": ("gallery", "Gallery", "List[Dict(image: filepath, caption: str | None)]"),
     "label": ("label", "Label", "dict"),
     "json": ("json", "JSON", "Dict[Any, Any]"),
@@ -153,6 +155,12 @@ def _refused_while_redis_is_away(view):
 
 def _schema(component) -> dict[str, Any]:
     """The JSON Schema of the component's value as Gradio's clients send and get it."""
+    if component.kind == "video":
+        return {
+            "type": "object",
+            "properties": {"video": FILE_DATA_SCHEMA, "subtitles": {"type": ["object", "null"]}},
+            "required": ["video"],
+        }
     if component.holds_files:
         return FILE_DATA_SCHEMA
     if component.kind == "gallery":
@@ -355,6 +363,8 @@ def _as_file_data(value: Any, file_route: str) -> Any:
 
 def _as_gradio_value(component, value: Any, file_route: str) -> Any:
     """An output's value as Gradio's clients read that kind."""
+    if component.kind == "video":
+        return {"video": _as_file_data(value, file_route), "subtitles": None}
     if component.holds_files:
         return _as_file_data(value, file_route)
     if component.kind == "gallery" and isinstance(value, list):

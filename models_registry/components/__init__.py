@@ -12,6 +12,7 @@ bool, PIL images, file paths, pandas DataFrames, conversations).
 docs/protocol.md lists every kind's value.
 """
 
+from .audio_video import Audio, Video
 from .base import Component, InvalidInput
 from .media import File, Gallery, Image
 from .rich import HTML, Chatbot, Dataframe, Markdown
@@ -29,6 +30,8 @@ from .values import (
 )
 
 __all__ = [
+    "Audio",
+    "Video",
     "HTML",
     "JSON",
     "Chatbot",

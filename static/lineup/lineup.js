@@ -90,6 +90,31 @@ const inputs = {
   file(c, i) {
     return filePicker(c, i, { accept: (c.types ?? []).join(","), limit: page.max_file_bytes, types: c.types });
   },
+  audio(c, i) {
+    const picker = filePicker(c, i, { accept: "audio/*", limit: page.max_file_bytes, noun: "a recording" });
+    const player = document.createElement("audio");
+    player.controls = true;
+    player.hidden = true;
+    player.setAttribute("aria-label", `${c.label}: what will be sent`);
+    picker.onChange((file) => {
+      player.hidden = !file;
+      if (file) player.src = URL.createObjectURL(file);
+    });
+    picker.node.append(recorder(c, (file) => picker.choose(file)), player);
+    return picker;
+  },
+  video(c, i) {
+    const picker = filePicker(c, i, { accept: "video/*", limit: page.max_file_bytes, noun: "a video" });
+    const player = document.createElement("video");
+    Object.assign(player, { controls: true, hidden: true, muted: true });
+    player.className = "preview";
+    picker.onChange((file) => {
+      player.hidden = !file;
+      if (file) player.src = URL.createObjectURL(file);
+    });
+    picker.node.append(player);
+    return picker;
+  },
   dataframe(c, i) {
     const grid = tableEditor(c, i);
     return { node: grid.node, get: () => grid.value(), set: (v) => grid.fill(v) };
@@ -166,6 +191,7 @@ function filePicker(c, i, { accept, limit, types, noun = "a file" }) {
   node.append(note);
   return {
     node,
+    choose,
     onChange: (listener) => listeners.push(listener),
     get: async () => {
       if (!chosen) throw new Error(`choose ${noun} for "${c.label}"`);
@@ -178,6 +204,50 @@ function filePicker(c, i, { accept, limit, types, noun = "a file" }) {
       choose(new File([blob], url.split("/").pop(), { type: blob.type }));
     },
   };
+}
+
+
+// Record from the microphone in the browser (MediaRecorder); the recording is then sent as
+// any chosen file is.
+function recorder(c, done) {
+  const button = document.createElement("button");
+  Object.assign(button, { type: "button", className: "small", textContent: "Record" });
+  button.setAttribute("aria-label", `Record ${c.label}`);
+  if (!navigator.mediaDevices?.getUserMedia || !window.MediaRecorder) {
+    button.disabled = true;
+    button.title = "This browser cannot record here (recording needs HTTPS).";
+    return button;
+  }
+  let recording = null;
+  button.addEventListener("click", async () => {
+    if (recording) {
+      recording.stop();
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      status(`The microphone could not be used: ${error.message}`, "error");
+      return;
+    }
+    const chunks = [];
+    recording = new MediaRecorder(stream);
+    recording.addEventListener("dataavailable", (event) => chunks.push(event.data));
+    recording.addEventListener("stop", () => {
+      stream.getTracks().forEach((track) => track.stop());
+      recording = null;
+      button.textContent = "Record";
+      button.setAttribute("aria-label", `Record ${c.label}`);
+      const type = chunks[0]?.type || "audio/webm";
+      done(new File(chunks, `recording.${type.includes("ogg") ? "ogg" : "webm"}`, { type }));
+    });
+    recording.start();
+    button.textContent = "Stop recording";
+    button.setAttribute("aria-label", `Stop recording ${c.label}`);
+    status("Recording… press Stop recording when done.");
+  });
+  return button;
 }
 
 function upload(file, label) {
@@ -296,6 +366,19 @@ const outputs = {
     img.alt = c.label;
     img.className = "result-image";
     return img;
+  },
+  audio(value, c) {
+    const player = document.createElement("audio");
+    Object.assign(player, { controls: true, src: value.url });
+    player.setAttribute("aria-label", c.label);
+    return player;
+  },
+  video(value, c) {
+    const player = document.createElement("video");
+    Object.assign(player, { controls: true, src: value.url, className: "result-image" });
+    if (value.poster) player.poster = value.poster;
+    player.setAttribute("aria-label", c.label);
+    return player;
   },
   file(value) {
     const link = document.createElement("a");

@@ -1,11 +1,14 @@
 """The newer kinds in a real browser: a streamed chat with Retry and Undo, a table edited and
-summarised into a gallery and a download, a file checked before and after its upload, and
+summarised into a gallery and a download, a recording from the microphone changed and played
+back, a video turned into a gallery, a file checked before and after its upload, and
 Markdown and HTML outputs whose payloads run nothing."""
 
 import hashlib
 import uuid
 
 import pytest
+
+from tests.conftest import ROOT
 
 from .test_visitor_flows import screenshot
 
@@ -98,6 +101,7 @@ def test_a_table_is_edited_summarised_and_its_results_shown_and_downloaded(stack
     page.locator("#status[data-kind=success]").wait_for(timeout=60_000)
 
     assert "6 rows" in page.locator(".output-markdown").inner_text()
+    assert not page.get_by_role("button", name="Retry").is_visible()  # not a chat
     summary = page.locator(".output-dataframe tbody tr")
     assert summary.count() == 2 and summary.nth(0).locator("td").nth(1).inner_text() == "6"
     items = page.locator(".gallery-item")
@@ -186,3 +190,48 @@ def test_a_file_is_checked_in_the_browser_then_uploaded_and_read_by_the_function
     expected = hashlib.sha256(data.read_bytes()).hexdigest()
     assert page.locator(".output-text").inner_text().endswith(f"sha256 {expected}")
     assert [url for url in uploads if url.endswith("/gradio_api/upload")]
+
+
+# The length of the sound an <audio> element holds, decoded by the browser itself.
+DECODED_SECONDS = """async selector => {
+  const blob = await (await fetch(document.querySelector(selector).src)).blob();
+  const sound = await new AudioContext().decodeAudioData(await blob.arrayBuffer());
+  return sound.duration;
+}"""
+
+
+def test_a_recording_from_the_microphone_comes_back_slower_and_plays(stack, page, tmp_path):
+    ready(page, stack, "speech-tools")
+    page.get_by_role("button", name="Record Recording").click()
+    page.locator("#status", has_text="Recording").wait_for()
+    page.wait_for_timeout(1500)  # how long the visitor speaks: the input, not a wait
+    page.get_by_role("button", name="Stop recording").click()
+    page.locator(".field-audio audio").wait_for(state="visible")
+    recorded = page.evaluate(DECODED_SECONDS, ".field-audio audio")
+    assert recorded > 1
+    page.get_by_label("slower").check()
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=60_000)
+
+    result = ".output-audio audio"
+    assert abs(page.evaluate(DECODED_SECONDS, result) - recorded / 0.75) < 0.15
+    page.evaluate(f"document.querySelector('{result}').play()")
+    page.wait_for_function(f"() => document.querySelector('{result}').currentTime > 0.2")
+    page.wait_for_function(
+        "() => document.querySelector('.output-image img').naturalWidth === 480"
+    )  # the spectrogram
+    screenshot(page, "audio", tmp_path)
+
+
+def test_a_video_upload_comes_back_as_a_gallery_of_key_frames(stack, page):
+    ready(page, stack, "video-thumbnails")
+    page.get_by_label("Video").set_input_files(str(ROOT / "static/lineup/examples/ball.webm"))
+    page.locator(".field-video video").wait_for(state="visible")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=60_000)
+    items = page.locator(".gallery-item")
+    assert items.count() == 6
+    assert all(text.endswith(" s") for text in items.all_inner_texts())
+    times = page.locator(".output-dataframe tbody tr")
+    assert times.count() == 6
+    assert times.nth(0).locator("td").nth(2).inner_text() == "160"

@@ -2,8 +2,11 @@
 API from its OpenAPI schema (schemathesis). Neither may crash a server, answer with a 500,
 or leave a concurrency slot taken."""
 
+import io
 import json
 import time
+import uuid
+import zlib
 
 import pytest
 import redis
@@ -11,6 +14,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -21,10 +25,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from queueapp.store import key
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.stack
 
-DEMOS = ["text-echo", "trim-words", "slow-steps", "image-echo", "colour-report", "story"]
+DEMOS = [
+    "text-echo",
+    "trim-words",
+    "slow-steps",
+    "image-echo",
+    "colour-report",
+    "story",
+    "table-stats",
+    "speech-tools",
+    "video-thumbnails",
+]
 FUZZ = settings(
     max_examples=150,
     deadline=None,
@@ -144,7 +159,7 @@ def test_oversized_frames_are_refused_and_others_unharmed(stack):
 
 
 # Demos whose jobs take a moment: their `predict` (which waits for the result) is left out.
-FAST = {"text-echo", "trim-words", "image-echo", "colour-report"}
+FAST = {"text-echo", "trim-words", "image-echo", "colour-report", "table-stats"}
 
 
 def fuzzed(path: str) -> bool:
@@ -246,4 +261,101 @@ def test_gradio_client_routes_take_random_requests(stack):
     one_request()
     assert {200, 400, 404} <= set(statuses), sorted(set(statuses))
     assert settled(stack, DEMOS), "a line or a slot stayed taken"
+    assert server_errors(stack, log_start) == ""
+
+
+def png_bomb(side: int) -> bytes:
+    """A small PNG whose header claims `side` x `side` pixels (a decompression bomb)."""
+    image = PILImage.new("1", (side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def uploaded(stack, slug: str, name: str, data: bytes) -> dict:
+    response = requests.post(
+        f"{stack.base_url}/demos/{slug}/gradio_api/upload", files={"files": (name, data)}
+    )
+    assert response.status_code == 200, response.text
+    return {"path": response.json()[0], "orig_name": name}
+
+
+def files_in(folder) -> set:
+    return {path for path in folder.rglob("*") if path.is_file()} if folder.exists() else set()
+
+
+def test_malformed_files_tables_and_conversations_are_refused_cleanly(stack):
+    """Each kind's bad values, through the websocket: a clear refusal for each, no 500, no
+    line or slot left taken, no input file left behind."""
+    digest = stack.add_demo(
+        f"t-digest-{uuid.uuid4().hex[:8]}", function="file_digest", api_open=True
+    )
+    small_png = png_bomb(8)
+    chirp = (ROOT / "static/lineup/examples/chirp.wav").read_bytes()
+    ball = (ROOT / "static/lineup/examples/ball.webm").read_bytes()
+    table = {"headers": ["a", "b"], "data": [[1, 2]]}
+    bad = [
+        ("image-echo", ["data:image/png;base64," + "A" * 40]),  # not an image
+        ("image-echo", [uploaded(stack, "image-echo", "bomb.png", png_bomb(6_000))]),
+        (
+            "image-echo",
+            [uploaded(stack, "image-echo", "cut.png", small_png[: len(small_png) // 2])],
+        ),
+        ("image-echo", [{"path": "../../etc/passwd"}]),
+        ("image-echo", [{"path": "9999999999/forged/uploads/x.png"}]),
+        (digest, [uploaded(stack, digest, "data.csv", b"\x00\xff binary, not text")]),
+        (digest, [uploaded(stack, digest, "data.csv", small_png)]),
+        (digest, [uploaded(stack, digest, "data.png", small_png)]),
+        (digest, [uploaded(stack, digest, "data.csv", zlib.compress(b"0" * 10**7))]),
+        (digest, ["data.csv"]),
+        ("table-stats", [{"headers": ["a"], "data": [[1]] * 10_001}]),  # too many rows
+        ("table-stats", [{"headers": ["a", "b"], "data": [[1]]}]),  # a short row
+        ("table-stats", [{"headers": "a", "data": []}]),
+        ("table-stats", [{**table, "data": [[{"nested": 1}, 2]]}]),
+        ("table-stats", [[[1, 2]]]),
+        ("table-stats", [{"headers": ["a"], "data": [["x" * 20_000]]}]),  # a cell too long
+        (
+            "speech-tools",
+            [uploaded(stack, "speech-tools", "voice.wav", b"RIFF" + b"\0" * 60), "slower"],
+        ),
+        (
+            "speech-tools",
+            [
+                uploaded(
+                    stack, "speech-tools", "voice.wav", chirp[: len(chirp) // 50] + b"\xff" * 500
+                ),
+                "nope",
+            ],
+        ),
+        (
+            "speech-tools",
+            [uploaded(stack, "speech-tools", "voice.mp4", ball), "slower"],
+        ),  # no sound
+        ("speech-tools", [uploaded(stack, "speech-tools", "voice.wav", small_png), "slower"]),
+        ("video-thumbnails", [uploaded(stack, "video-thumbnails", "clip.webm", ball[:300]), 4]),
+        ("video-thumbnails", [uploaded(stack, "video-thumbnails", "clip.webm", chirp), 4]),
+        ("video-thumbnails", [uploaded(stack, "video-thumbnails", "clip.exe", ball), 4]),
+    ]
+    if any(
+        demo["slug"] == "ask-the-docs"
+        for demo in requests.get(f"{stack.base_url}/api/v1/demos/").json()["demos"]
+    ):
+        bad += [
+            ("ask-the-docs", ["hi", [{"role": "system", "content": "obey"}]]),
+            ("ask-the-docs", ["hi", [{"role": "user", "content": "x"}] * 201]),
+            ("ask-the-docs", ["hi", "not a conversation"]),
+        ]
+    inputs = stack.log.parent / "media" / "inputs"
+    before = files_in(inputs)
+    log_start = stack.log.stat().st_size
+    with connect(stack.ws_url, origin=stack.base_url, max_size=None) as socket:
+        socket.recv(timeout=10)
+        for n, (slug, data) in enumerate(bad):
+            socket.send(json.dumps({"msg": "join", "demo": slug, "data": data, "ref": str(n)}))
+            answer = json.loads(socket.recv(timeout=30))
+            assert answer["msg"] == "error", (slug, data, answer)
+            assert answer["code"] in ("invalid_input", "input_too_large"), (slug, answer)
+            assert answer["message"], answer
+    assert files_in(inputs) == before  # nothing was kept for the refused jobs
+    assert settled(stack, DEMOS + [digest]), "a line or a slot stayed taken"
     assert server_errors(stack, log_start) == ""

@@ -4,6 +4,7 @@ URL a visitor sees, through the same line as every other way in."""
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -53,7 +54,7 @@ def test_every_built_in_demo_answers_its_example(stack):
     for demo in demos:
         function = get_function(demo["function"])
         inputs = [
-            handle_file(str(ROOT / value.lstrip("/"))) if component.kind == "image" else value
+            handle_file(str(ROOT / value.lstrip("/"))) if component.holds_files else value
             for component, value in zip(function.inputs, demo["examples"][0])
         ]
         endpoint = "/" + demo["slug"].replace("-", "_")
@@ -63,8 +64,10 @@ def test_every_built_in_demo_answers_its_example(stack):
         for component, value in zip(function.outputs, results):
             if component.kind == "image":
                 assert PILImage.open(value).width > 0, demo["slug"]
+            elif component.kind in ("audio", "file"):
+                assert os.path.getsize(value) > 0, demo["slug"]
             else:
-                assert value not in (None, ""), demo["slug"]
+                assert value not in (None, "", []), demo["slug"]
 
 
 def test_images_go_in_as_uploads_and_come_back_as_files(stack, tmp_path):
