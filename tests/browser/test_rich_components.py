@@ -235,3 +235,19 @@ def test_a_video_upload_comes_back_as_a_gallery_of_key_frames(stack, page):
     times = page.locator(".output-dataframe tbody tr")
     assert times.count() == 6
     assert times.nth(0).locator("td").nth(2).inner_text() == "160"
+
+
+@pytest.mark.parametrize(
+    "slug", ["ask-the-docs", "table-stats", "speech-tools", "video-thumbnails"]
+)
+def test_the_new_demos_fit_a_phone_screen(stack, browser, slug):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    ready(page, stack, slug)
+    page.get_by_role("button", name="Fill the form with example 1").click()
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=60_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for label in page.locator("#inputs label, #inputs legend").all():
+        assert label.inner_text().strip()  # every input is named
+    context.close()

@@ -17,7 +17,7 @@ import websockets
 from PIL import Image as PILImage
 
 from queueapp.store import key
-from tests.conftest import EXAMPLE_IMAGE
+from tests.conftest import EXAMPLE_IMAGE, ROOT
 
 pytestmark = pytest.mark.stack
 
@@ -94,6 +94,46 @@ def test_an_image_goes_up_as_a_file_and_comes_back_by_an_expiring_link(stack):
         link.split("?")[0],
     ):
         assert requests.get(stack.base_url + forged).status_code == 410
+
+
+def test_sound_tables_and_files_through_the_api(stack):
+    me = api(stack)
+    with open(ROOT / "static/lineup/examples/chirp.wav", "rb") as sound:
+        done = me.post(
+            f"{stack.base_url}/api/v1/demos/speech-tools/predict/",
+            data={"data": '[null, "faster"]'},
+            files={"input_0": sound},
+        )
+    assert done.status_code == 200, done.text
+    sound, spectrogram = done.json()["output"]["data"]
+    assert sound["name"] == "sound.wav" and abs(sound["duration"] - 2.0) < 0.1  # 3 s, faster
+    back = requests.get(stack.base_url + sound["url"])
+    assert back.headers["Content-Type"] == "audio/x-wav" and back.content[:4] == b"RIFF"
+    assert spectrogram["width"] == 480
+
+    table = {"headers": ["n"], "data": [[1], [2], [4]]}
+    done = me.post(f"{stack.base_url}/api/v1/demos/table-stats/predict/", json={"data": [table]})
+    overview, summary, gallery, csv = done.json()["output"]["data"]
+    assert summary["data"][0][:3] == ["n", 3, 2.3333] and len(gallery) == 1
+    download = requests.get(stack.base_url + csv["url"])
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="summary.csv"')
+    assert download.headers["Content-Security-Policy"].startswith("sandbox")
+
+    # A file too large for a request body is uploaded first, then named by its path.
+    path = requests.post(
+        f"{stack.base_url}/demos/speech-tools/gradio_api/upload",
+        files={"files": ("voice.wav", (ROOT / "static/lineup/examples/chirp.wav").read_bytes())},
+    ).json()[0]
+    done = me.post(
+        f"{stack.base_url}/api/v1/demos/speech-tools/predict/",
+        json={"data": [{"path": path}, "slower"]},
+    )
+    assert abs(done.json()["output"]["data"][0]["duration"] - 4.0) < 0.1
+    forged = me.post(
+        f"{stack.base_url}/api/v1/demos/speech-tools/jobs/",
+        json={"data": [{"path": "../../etc/passwd"}, "slower"]},
+    )
+    refused(forged, 400, "invalid_input")
 
 
 def test_a_job_is_followed_and_cancelled_through_its_link(stack, busy_line):
