@@ -12,6 +12,7 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
+from .batcher import Batcher
 from .components import Chatbot, Label, Text
 from .registry import register
 
@@ -91,17 +92,28 @@ def _docs_index():
     return passages, embeddings
 
 
+def _encode_questions(questions: list[str]):
+    return list(
+        model().encode(
+            questions, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+        )
+    )
+
+
+# The questions of the jobs this worker runs at the same time, encoded together.
+_questions = Batcher(_encode_questions)
+
+
 def ask_the_docs(question: str, conversation: list[dict]):
-    """Finds the passages of Lineup's docs closest in meaning to the question (MiniLM), and
-    writes them out as the answer, a few words at a time, as a chat model streams."""
+    """Finds the passages of Lineup's docs closest in meaning to the question (MiniLM, the
+    questions of visitors whose jobs run at the same time encoded in one batch), and writes
+    them out as the answer, a few words at a time, as a chat model streams."""
     passages, embeddings = _docs_index()
     asked = conversation + [{"role": "user", "content": question}]
     if not question.strip():
         yield asked + [{"role": "assistant", "content": "Ask me anything about Lineup."}]
         return
-    query = model().encode(
-        [question], convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
-    )[0]
+    query = _questions.run(question)  # encoded with the questions of other visitors
     ranked = (embeddings @ query).argsort(descending=True)[:PASSAGES_QUOTED].tolist()
     answer = "\n\n".join(f"{passages[n][1]}\n(from {passages[n][0]})" for n in ranked)
     pieces = re.findall(r"\S+\s*", answer)
