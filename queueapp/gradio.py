@@ -16,7 +16,6 @@ import secrets
 import time
 import zlib
 from functools import wraps
-from itertools import zip_longest
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -510,10 +509,8 @@ def _presenter(config, slug: str, file_route: str):
         outputs = ()
 
     def present(values: list) -> list:
-        return [
-            _as_gradio_value(component, value, file_route) if component else value
-            for component, value in zip_longest(outputs, values)
-        ][: len(values)]
+        shown = [_as_gradio_value(c, value, file_route) for c, value in zip(outputs, values)]
+        return shown + values[len(shown) :]
 
     return present
 

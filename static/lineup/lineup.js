@@ -752,7 +752,6 @@ function renderOutputs(values) {
 const isChat = controls.some((control) => control.chat) && chatOutput >= 0;
 // The message box of a chat: its first text input, emptied once the reply has come.
 const messageBox = page.inputs.findIndex((c) => c.kind === "text");
-let lastSent = null;
 
 async function submit() {
   let data;
@@ -766,7 +765,6 @@ async function submit() {
     status(`Check your inputs: ${error.message}`, "error");
     return;
   }
-  lastSent = data;
   if (isChat) {
     showConversation([...conversation, { role: "user", content: String(data[messageBox] ?? "") }]);
   } else {

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-from .test_visitor_flows import screenshot
+from .test_visitor_flows import record, screenshot, seen
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -183,13 +183,34 @@ def test_a_file_is_checked_in_the_browser_then_uploaded_and_read_by_the_function
     assert uploads == []  # refused before anything was sent
 
     data = tmp_path / "cities.csv"
-    data.write_text("city,temperature\n" + "".join(f"c{n},{n}\n" for n in range(5000)))
+    data.write_text("city,temperature\n" + "".join(f"c{n},{n}\n" for n in range(200_000)))
     page.get_by_label("Data").set_input_files(str(data))
+    record(page, "status", "#status")
     page.get_by_role("button", name="Submit").click()
     page.locator("#status[data-kind=success]").wait_for(timeout=30_000)
     expected = hashlib.sha256(data.read_bytes()).hexdigest()
     assert page.locator(".output-text").inner_text().endswith(f"sha256 {expected}")
     assert [url for url in uploads if url.endswith("/gradio_api/upload")]
+    assert any(text.startswith("Uploading Data: ") for text in seen(page, "status"))
+
+
+@pytest.fixture(scope="module")
+def choices(stack) -> str:
+    return stack.add_demo(f"t-choices-{uuid.uuid4().hex[:8]}", function="choices_echo")
+
+
+def test_radio_checkbox_group_colour_and_long_text(stack, page, choices):
+    ready(page, stack, choices)
+    assert page.get_by_label("small").is_checked()
+    page.get_by_label("large").check()
+    page.get_by_label("olives").check()
+    page.get_by_label("basil").check()
+    page.get_by_label("Colour").fill("#ff8800")
+    page.get_by_label("Note").fill("first line\nsecond line")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("#status[data-kind=success]").wait_for(timeout=30_000)
+    shown = page.locator(".output .result-text").all_inner_texts()
+    assert shown == ["large", "olives, basil", "#ff8800", "first line\nsecond line"]
 
 
 # The length of the sound an <audio> element holds, decoded by the browser itself.

@@ -293,6 +293,16 @@ def test_api_open_off_closes_the_api_and_scripts_but_not_the_page(stack):
     assert asyncio.run(join(f"?token={token}x", cookie))["code"] == "api_closed"  # forged
     assert asyncio.run(join(f"?token={token}", cookie))["msg"] == "joined"  # the page
 
+    # The page uploads its files to the closed demo too; a script may not.
+    upload = f"{stack.base_url}/demos/{closed}/gradio_api/upload"
+    files = {"files": ("note.txt", b"hello")}
+    for script in (
+        requests.post(upload, files=files),
+        me.post(upload, files=files, headers={"X-Lineup-Token": token + "x"}),
+    ):
+        assert script.status_code == 403 and "web page only" in script.json()["detail"]
+    assert me.post(upload, files=files, headers={"X-Lineup-Token": token}).status_code == 200
+
 
 def api_session(stack) -> str:
     visitor = api(stack)

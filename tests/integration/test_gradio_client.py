@@ -110,6 +110,18 @@ def test_tables_galleries_files_and_markdown_both_ways(stack, tmp_path):
         client(stack, slug).predict(handle_file(str(wrong)), api_name="/" + slug.replace("-", "_"))
 
 
+def test_choices_colours_and_long_text_both_ways(stack):
+    slug = stack.add_demo(f"t-choices-{uuid.uuid4().hex[:8]}", function="choices_echo")
+    got = client(stack, slug).predict(
+        "large", ["basil", "cheese"], "#ABC", "two\nlines", api_name="/" + slug.replace("-", "_")
+    )
+    assert list(got) == ["large", ["cheese", "basil"], "#aabbcc", "two\nlines"]
+    with pytest.raises(Exception, match="choose among"):
+        client(stack, slug).predict(
+            "large", ["ham"], "#abc", "", api_name="/" + slug.replace("-", "_")
+        )
+
+
 def test_a_chat_takes_and_gives_the_conversation(stack):
     earlier = [
         {"role": "user", "content": "What is Lineup?"},

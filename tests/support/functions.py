@@ -10,7 +10,16 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from models_registry.components import HTML, File, Markdown, Number, Text
+from models_registry.components import (
+    HTML,
+    CheckboxGroup,
+    ColorPicker,
+    File,
+    Markdown,
+    Number,
+    Radio,
+    Text,
+)
 from models_registry.registry import register
 
 
@@ -110,3 +119,22 @@ def file_digest(path: str) -> str:
     with open(path, "rb") as handle:
         data = handle.read()
     return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+
+
+@register(
+    inputs=[
+        Radio("Size", choices=("small", "large"), default="small"),
+        CheckboxGroup("Toppings", choices=("cheese", "olives", "basil")),
+        ColorPicker("Colour", default="#336699"),
+        Text("Note", lines=3),
+    ],
+    outputs=[
+        Radio("Size", choices=("small", "large")),
+        CheckboxGroup("Toppings", choices=("cheese", "olives", "basil")),
+        ColorPicker("Colour"),
+        Text("Note"),
+    ],
+)
+def choices_echo(size: str, toppings: list[str], colour: str, note: str):
+    """Gives back the choices it was given: radio, checkbox group, colour, multi-line text."""
+    return size, toppings, colour, note
