@@ -66,7 +66,8 @@ class InferenceFunction:
         return cleaned
 
     def discard_inputs(self, stored: Sequence[Any]) -> None:
-        """Release what stored inputs hold (files) when their job is not admitted."""
+        """Release what stored inputs hold (the files kept for them) when their job is not
+        admitted, or has ended."""
         for component, value in zip(self.inputs, stored):
             component.discard(value)
 

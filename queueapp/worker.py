@@ -139,8 +139,10 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
         extra={"demo": slug, "jobs": [job.id for job in jobs]},
     )
 
-    # A job without a channel here had its ending recorded elsewhere (timeout, new worker).
+    # A job with None had its ending recorded elsewhere (timeout, new worker); a job with ""
+    # has no socket to tell (the HTTP API's).
     recorded = [(channel, e) for channel, e in zip(channels, endings) if channel]
+    _release_inputs(function_name, [j for j, channel in zip(jobs, channels) if channel is not None])
     outcomes = [
         (
             channel,
@@ -154,6 +156,17 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     started.result()  # a job's start reaches its visitor before its ending
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
     events.send_all_soon(outcomes).add_done_callback(lambda sent: _delivered(slug, told, sent))
+
+
+def _release_inputs(function_name: str, ended: list[TakenJob]) -> None:
+    """Delete the input files kept for jobs that have ended here (an upload stays, for its
+    link's lifetime: a client may name it again; the file sweep takes what is left)."""
+    try:
+        function = get_function(function_name)
+        for job in ended:
+            function.discard_inputs(job.inputs)
+    except Exception:
+        log.exception("the input files of ended jobs could not be deleted; the sweep will")
 
 
 def _delivered(slug: str, job_ids: list[str], sent) -> None:

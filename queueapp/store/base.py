@@ -177,7 +177,10 @@ class QueueStore:
 
     def finish_batch(
         self, slug: str, *, slot: str, endings: list[Ending], duration: float
-    ) -> list[str]:
+    ) -> list[str | None]:
+        """Record the endings of a batch this slot runs. Per job, its reply channel ("" for a
+        job without one) when its ending was recorded here; None when it was recorded
+        elsewhere (cancelled, timed out, or given to another worker)."""
         raise NotImplementedError
 
     def reap(self, slug: str) -> Reaped:

@@ -197,7 +197,7 @@ class RedisQueueStore(QueueStore):
             duration=duration,
             keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
         )
-        return self._run("finish_batch", call)
+        return scripts.finish_batch_reply(self._run("finish_batch", call))
 
     def reap(self, slug: str) -> Reaped:
         with self.redis.pipeline(transaction=False) as pipe:

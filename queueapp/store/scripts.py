@@ -223,6 +223,11 @@ def finish_batch_call(
     return Call(keys, args)
 
 
+def finish_batch_reply(reply: list[str]) -> list[str | None]:
+    """Per job, its reply channel ("" for none) when its ending was recorded; else None."""
+    return [entry[1:] if entry.startswith("+") else None for entry in reply]
+
+
 # --- reap.lua --------------------------------------------------------------------------
 
 

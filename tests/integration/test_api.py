@@ -75,6 +75,8 @@ def test_predict_answers_with_the_result(stack):
 
 def test_an_image_goes_up_as_a_file_and_comes_back_by_an_expiring_link(stack):
     me = api(stack)
+    inputs = stack.log.parent / "media" / "inputs"
+    kept_before = set(inputs.glob("*")) if inputs.exists() else set()
     with open(EXAMPLE_IMAGE, "rb") as image:
         done = me.post(
             f"{stack.base_url}/api/v1/demos/image-echo/predict/",
@@ -86,6 +88,7 @@ def test_an_image_goes_up_as_a_file_and_comes_back_by_an_expiring_link(stack):
     returned = PILImage.open(io.BytesIO(requests.get(stack.base_url + link).content))
     sent = PILImage.open(EXAMPLE_IMAGE)
     assert returned.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
+    assert set(inputs.glob("*")) == kept_before  # the job's input file went with the job
 
     expires = int(re.search(r"expires=(\d+)", link).group(1))
     for forged in (

@@ -63,7 +63,7 @@ def test_jobs_of_a_dead_worker_go_back_to_the_front(slug, publish, settings):
     # The dead worker's late results are not taken; the new worker's are.
     assert store.finish_batch(
         slug, slot="doomed", endings=[Ending("a", "completed", [])], duration=1
-    ) == [""]
+    ) == [None]
     retaken = store.take_batch(slug, slot="alive")
     assert [job.id for job in retaken.jobs] == ["a", "b"]
     assert store.finish_batch(

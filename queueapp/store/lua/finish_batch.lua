@@ -10,7 +10,8 @@
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
 -- Each recorded ending goes into the outbox (end_job), which the worker empties once it has
 -- told the visitor; a sweeper delivers what a dead worker left there.
--- Returns one reply channel per job ("" for a job whose ending was not recorded here).
+-- Returns one entry per job: "+" and its reply channel (empty for a job without one) when
+-- its ending was recorded here, "" when it was not.
 local now = clock()
 local line = {stats = KEYS[2], active = KEYS[4], outbox = KEYS[3]}
 local channels = {}
@@ -29,7 +30,7 @@ for i = 1, size do
     redis.call('ZREM', KEYS[1], id)
     end_job(line, job_key, id, status, field, payload, now, ARGV[1])
     ended[status] = ended[status] + 1
-    table.insert(channels, job[2])
+    table.insert(channels, '+' .. (job[2] or ''))
   else
     table.insert(channels, '')
   end
