@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 # Limits of a probe: seconds of wall time, and its memory and CPU time.
 PROBE_TIMEOUT_SECONDS = 30
-PROBE_MEMORY_BYTES = 1024**3
+PROBE_MEMORY_BYTES = 2 * 1024**3
 PROBE_CPU_SECONDS = 20
 # Containers a visitor may send, by FFmpeg's names.
 AUDIO_FORMATS = ("wav", "mp3", "ogg", "flac", "matroska", "webm", "mov", "mp4", "m4a")
