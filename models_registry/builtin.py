@@ -193,6 +193,11 @@ def _histogram(values, title: str) -> PILImage.Image:
     axes = figure.add_subplot()
     axes.hist(values, bins="auto", color="#3b5bdb")
     axes.set_title(title)
+    return _as_image(figure)
+
+
+def _as_image(figure) -> PILImage.Image:
+    """A matplotlib figure, laid out and drawn as a PNG image."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -279,10 +284,7 @@ def _spectrogram(rate: int, samples, title: str) -> PILImage.Image:
     axes.set_xlabel("seconds")
     axes.set_ylabel("Hz")
     axes.set_title(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return PILImage.open(buffer)
+    return _as_image(figure)
 
 
 @register(

@@ -42,8 +42,14 @@ class Found:
     height: int = 0
 
 
-def _format_ok(container, allowed: tuple[str, ...]) -> bool:
-    return any(name in allowed for name in container.format.name.split(","))
+def _stream(container, kind: str, formats: tuple[str, ...], missing: str):
+    """The container's first stream of `kind`, once its format is one of `formats`."""
+    if not any(name in formats for name in container.format.name.split(",")):
+        raise ProbeRefused(f"{container.format.long_name} files are not accepted")
+    stream = next((s for s in container.streams if s.type == kind), None)
+    if stream is None:
+        raise ProbeRefused(missing)
+    return stream
 
 
 def probe_audio(path: str, max_seconds: float) -> Found:
@@ -51,11 +57,7 @@ def probe_audio(path: str, max_seconds: float) -> Found:
     import av
 
     with av.open(path) as container:
-        if not _format_ok(container, AUDIO_FORMATS):
-            raise ProbeRefused(f"{container.format.long_name} files are not accepted")
-        stream = next((s for s in container.streams if s.type == "audio"), None)
-        if stream is None:
-            raise ProbeRefused("the file has no sound")
+        stream = _stream(container, "audio", AUDIO_FORMATS, "the file has no sound")
         samples, rate = 0, stream.rate
         for frame in container.decode(stream):
             samples += frame.samples
@@ -71,11 +73,7 @@ def probe_video(path: str, max_seconds: float, max_pixels: int) -> Found:
     import av
 
     with av.open(path) as container:
-        if not _format_ok(container, VIDEO_FORMATS):
-            raise ProbeRefused(f"{container.format.long_name} files are not accepted")
-        stream = next((s for s in container.streams if s.type == "video"), None)
-        if stream is None:
-            raise ProbeRefused("the file has no pictures")
+        stream = _stream(container, "video", VIDEO_FORMATS, "the file has no pictures")
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > max_pixels:
             raise ProbeRefused(f"the video has more than {max_pixels} pixels", too_large=True)

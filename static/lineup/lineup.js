@@ -79,12 +79,7 @@ const inputs = {
     const preview = document.createElement("img");
     preview.className = "preview";
     preview.alt = `${c.label} preview`;
-    preview.hidden = true;
-    picker.onChange((file) => {
-      preview.hidden = !file;
-      if (file) preview.src = URL.createObjectURL(file);
-    });
-    picker.node.append(preview);
+    picker.node.append(showsChosen(picker, preview));
     return picker;
   },
   file(c, i) {
@@ -94,25 +89,15 @@ const inputs = {
     const picker = filePicker(c, i, { accept: "audio/*", limit: page.max_file_bytes, noun: "a recording" });
     const player = document.createElement("audio");
     player.controls = true;
-    player.hidden = true;
     player.setAttribute("aria-label", `${c.label}: what will be sent`);
-    picker.onChange((file) => {
-      player.hidden = !file;
-      if (file) player.src = URL.createObjectURL(file);
-    });
-    picker.node.append(recorder(c, (file) => picker.choose(file)), player);
+    picker.node.append(recorder(c, (file) => picker.choose(file)), showsChosen(picker, player));
     return picker;
   },
   video(c, i) {
     const picker = filePicker(c, i, { accept: "video/*", limit: page.max_file_bytes, noun: "a video" });
     const player = document.createElement("video");
-    Object.assign(player, { controls: true, hidden: true, muted: true });
-    player.className = "preview";
-    picker.onChange((file) => {
-      player.hidden = !file;
-      if (file) player.src = URL.createObjectURL(file);
-    });
-    picker.node.append(player);
+    Object.assign(player, { controls: true, muted: true, className: "preview" });
+    picker.node.append(showsChosen(picker, player));
     return picker;
   },
   dataframe(c, i) {
@@ -154,6 +139,16 @@ function choiceGroup(c, i, type, chosen) {
     chosen: () => boxes.filter((el) => el.checked).map((el) => el.value),
     choose: (values) => boxes.forEach((el) => { el.checked = values.includes(el.value); }),
   };
+}
+
+// A preview (image, audio or video element) of the file chosen in a picker; hidden until one is.
+function showsChosen(picker, element) {
+  element.hidden = true;
+  picker.onChange((file) => {
+    element.hidden = !file;
+    if (file) element.src = URL.createObjectURL(file);
+  });
+  return element;
 }
 
 function formatBytes(bytes) {
