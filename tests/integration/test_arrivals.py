@@ -82,6 +82,11 @@ def test_a_burst_on_a_fresh_web_process_hears_every_move_of_the_line(tmp_path, s
             assert not closed, f"{len(closed)} sockets closed, with codes {set(closed)}"
             refusals = [frame for visitor in visitors for frame in visitor.refused()]
             assert not refusals, refusals[:3]
+            # The first job holds the only slot: from here on, each opening of the gate
+            # moves the line by exactly one.
+            await until(
+                lambda: store.queue_size(slug) == VISITORS - 1, 30, "the first job did not start"
+            )
             for step in range(STEPS):
                 waiting = store.queue_size(slug)
                 # Each waiter has been told its rank as Redis has it now...
