@@ -5,7 +5,7 @@ import asyncio
 
 from django.conf import settings
 
-from queueapp.layers import ProcessChannelLayer
+from queueapp.layers import Mailbox, ProcessChannelLayer
 from queueapp.store import get_store
 
 
@@ -73,3 +73,27 @@ def test_a_named_channel_joins_groups():
         return got
 
     assert asyncio.run(scenario()) == {"type": "queue.advanced", "seq": 1}
+
+
+def test_a_mailbox_hands_messages_over_in_order_whether_its_reader_waits_or_not():
+    async def scenario():
+        mailbox = Mailbox()
+        mailbox.put({"n": 1})
+        mailbox.put({"n": 2})
+        early = [await mailbox.get(), await mailbox.get()]
+        waiting = asyncio.ensure_future(mailbox.get())
+        await asyncio.sleep(0)  # the reader now waits
+        mailbox.put({"n": 3})
+        mailbox.put({"n": 4})
+        late = [await waiting, await mailbox.get()]
+        cancelled = asyncio.ensure_future(mailbox.get())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        mailbox.put({"n": 5})  # kept for the next reader, not lost with the cancelled one
+        return early, late, await mailbox.get()
+
+    early, late, kept = asyncio.run(scenario())
+    assert early == [{"n": 1}, {"n": 2}]
+    assert late == [{"n": 3}, {"n": 4}]
+    assert kept == {"n": 5}
