@@ -62,6 +62,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "demo_site.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "account"
+LOGOUT_REDIRECT_URL = "demo-list"
 ASGI_APPLICATION = "demo_site.asgi.application"
 
 TEMPLATES = [

@@ -1,20 +1,24 @@
 """Who may do what: page tokens for the websocket, job owners, and expiring result links.
 
-- A demo page hands its websocket a token: when it was issued, and a signature of that time
-  with the browser session's key (never the key itself, which must stay in its HttpOnly
-  cookie). A socket that shows a fresh token signed for its own session came through a
+- A demo page hands its websocket a token: when it was issued, who was signed in, and a
+  signature of both with the browser session's key (never the key itself, which must stay
+  in its HttpOnly cookie). A socket that shows a fresh token signed for its own session came through a
   page; any other socket is a script, which only demos with `api_open` take.
-- A job belongs to the browser session that submitted it (page, websocket or HTTP API).
+- A job belongs to its user: the signed-in visitor a page's token names, or the owner of
+  the API key a script sends (`Authorization: Bearer <key>`). Without either, it belongs to
+  the browser session that submitted it (page, websocket or HTTP API).
 - The HTTP API counts each address's requests a minute.
 Result files are served by expiring links (models_registry/files.py).
 """
 
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from . import selectors
 from .errors import QueueError
 from .store import get_store
 
@@ -40,12 +44,17 @@ class SessionKeyMiddleware:
 
 
 def session_key(scope: dict) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            key = parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME, "")
-            # The shape of Django's keys: anything else is no session at all.
-            if 8 <= len(key) <= 64 and key.isascii() and key.isalnum():
-                return key
+    cookie = header(scope, b"cookie")
+    key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME, "") if cookie else ""
+    # The shape of Django's keys: anything else is no session at all.
+    return key if 8 <= len(key) <= 64 and key.isascii() and key.isalnum() else None
+
+
+def header(scope: dict, name: bytes) -> str | None:
+    """A request header from an ASGI scope (`name` in lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
     return None
 
 
@@ -53,23 +62,53 @@ def session_owner(session_key: str) -> str:
     return f"session:{session_key}"
 
 
-def _token_signature(session_key: str, issued: int) -> str:
-    return salted_hmac(SOCKET_TOKEN_SALT, f"{session_key}:{issued}").hexdigest()
+def user_owner(user_id: int) -> str:
+    return f"user:{user_id}"
 
 
-def socket_token(session_key: str) -> str:
-    issued = int(time.time())
-    return f"{issued}:{_token_signature(session_key, issued)}"
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None without one."""
+    scheme, _, key = (authorization or "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
-def token_matches_session(token: str, session_key: str | None) -> bool:
-    """Whether `token` was issued to this session within the tokens' lifetime."""
-    issued, _, signature = token.partition(":")
-    if not session_key or small_number(issued) is None:
-        return False
+def key_user(key: str) -> int:
+    """The user whose API key this is; refused if it is unknown or revoked."""
+    user_id = selectors.api_key_user(raw=key)
+    if user_id is None:
+        raise QueueError("invalid_key", "This API key is unknown or has been revoked.")
+    return user_id
+
+
+@dataclass(frozen=True)
+class PageToken:
+    """What a valid page token says: the page's session, and who was signed in on it."""
+
+    user_id: int | None
+
+
+def _token_signature(session_key: str, issued: int, user: str) -> str:
+    return salted_hmac(SOCKET_TOKEN_SALT, f"{session_key}:{issued}:{user}").hexdigest()
+
+
+def socket_token(session_key: str, user_id: int | None = None) -> str:
+    """A page's token: when it was issued, the signed-in user's id (empty for none), and a
+    signature of both with the session's key. Signing in or out changes the session's key,
+    so a token never outlives the sign-in it names."""
+    issued, user = int(time.time()), str(user_id or "")
+    return f"{issued}:{user}:{_token_signature(session_key, issued, user)}"
+
+
+def read_socket_token(token: str, session_key: str | None) -> PageToken | None:
+    """What `token` says, if it was issued to this session within the tokens' lifetime."""
+    issued, user, signature = (token.split(":") + ["", ""])[:3]
+    if not session_key or small_number(issued) is None or (user and small_number(user) is None):
+        return None
     if time.time() - int(issued) > settings.LINEUP_SOCKET_TOKEN_SECONDS:
-        return False
-    return constant_time_compare(signature, _token_signature(session_key, int(issued)))
+        return None
+    if not constant_time_compare(signature, _token_signature(session_key, int(issued), user)):
+        return None
+    return PageToken(user_id=int(user) if user else None)
 
 
 def small_number(text: str) -> int | None:

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_POST
 from models_registry.models import Demo
 from models_registry.registry import get_function
 
+from .models import ApiKey
 from .selectors import demo_dashboard, demo_stats, live_workers, queue_size
+from .services.accounts import api_key_issue
 from .services.demos import demo_clear, demo_pause, demo_resume
 
 
@@ -226,3 +228,28 @@ class DemoAdmin(admin.ModelAdmin):
         if not demo.pk:
             return "-"
         return queue_size(slug=demo.slug)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys: made here for a user (the key is shown once, on saving) and revoked by
+    deleting them."""
+
+    list_display = ("name", "user", "start", "created")
+    list_filter = ("created",)
+    search_fields = ("name", "user__username", "start")
+    fields = ("user", "name", "start", "created")
+    readonly_fields = ("start", "created")
+    autocomplete_fields = ("user",)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a key is made or revoked, never edited
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        key, raw = api_key_issue(user=obj.user, name=obj.name)
+        obj.pk, obj.start, obj.digest, obj.created = key.pk, key.start, key.digest, key.created
+        self.message_user(
+            request,
+            format_html("The new key for {}, shown only now: <code>{}</code>", obj.user, raw),
+            messages.WARNING,
+        )

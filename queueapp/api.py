@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 STATUS_OF = {
     "bad_request": 400,
     "invalid_input": 400,
+    "invalid_key": 401,
     "api_closed": 403,
     "unknown_demo": 404,
     "unknown_job": 404,
@@ -91,11 +92,15 @@ def api_view(*methods: str):
 
 
 async def _owner(request: HttpRequest, *, create: bool = False) -> str | None:
-    """The caller's owner name, from its session; a new session if `create` and none."""
+    """The caller's owner name: the user of its API key; else its session, a new one if
+    `create` and none."""
+    key = access.bearer_key(request.headers.get("Authorization"))
+    if key:
+        return access.user_owner(await run_sync(access.key_user)(key))
     if not request.session.session_key and create:
         await request.session.asave()
-    key = request.session.session_key
-    return access.session_owner(key) if key else None
+    session_key = request.session.session_key
+    return access.session_owner(session_key) if session_key else None
 
 
 def _job_links(slug: str, job_id: str) -> dict[str, str]:

@@ -29,6 +29,8 @@ from .threads import run_sync
 
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
+# The close code for a socket whose API key is unknown or revoked.
+KEY_REFUSED = 4401
 
 INTERNAL_ERROR = "Something went wrong on our side with this request; please try again."
 LOST = {
@@ -41,15 +43,6 @@ log = logging.getLogger(__name__)
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        session_key = self.scope["session_key"]
-        # Without a browser session a job belongs to this connection alone.
-        self.owner = (
-            access.session_owner(session_key) if session_key else f"socket:{self.channel_name}"
-        )
-        # A socket opened by a demo page shows the token the page was given for its session.
-        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
-        self.from_page = access.token_matches_session(token, session_key)
-        self.address = access.client_address(self.scope)
         self.hub: PositionHub = await get_hub()
         self.jobs: dict[str, str] = {}  # job id -> demo, for jobs not yet ended
         self.finished: deque[str] = deque(maxlen=1000)
@@ -57,7 +50,29 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
         self.sending: set[asyncio.Task] = set()
+        self.address = access.client_address(self.scope)
+        session_key = self.scope["session_key"]
+        # A socket opened by a demo page shows the token the page was given for its session.
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        page = access.read_socket_token(token, session_key)
+        self.from_page = page is not None
+        # A script may show an API key instead. It is checked again before every frame, so a
+        # revoked key is refused at once.
+        self.key = access.bearer_key(access.header(self.scope, b"authorization"))
+        # A job belongs to its user; else to the browser session, or to this connection alone.
+        self.owner = f"socket:{self.channel_name}"
         await self.accept()
+        try:
+            user_id = await run_sync(access.key_user)(self.key) if self.key else None
+        except QueueError as error:
+            await self.send_json(frames.error(error.code, error.message))
+            await self.close(code=KEY_REFUSED)
+            return
+        user_id = user_id or (page.user_id if page else None)
+        if user_id:
+            self.owner = access.user_owner(user_id)
+        elif session_key:
+            self.owner = access.session_owner(session_key)
         await self.send_json(frames.hello())
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -122,6 +137,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
+            if self.key:
+                await run_sync(access.key_user)(self.key)
             await handler(content)
         except QueueError as error:
             await self.send_json(frames.refusal(error.code, error.message, error.details, content))

@@ -98,6 +98,7 @@ STATUS_OF = {
     "unavailable": 503,
     "demo_disabled": 503,
     "input_too_large": 413,
+    "invalid_key": 401,
 }
 # How often a stream looks at its jobs: soon after a change, less often while nothing changes
 # (doubling up to the longest pause); and when it sends a heartbeat, in seconds.
@@ -139,13 +140,16 @@ def _refused(error: QueueError) -> JsonResponse:
     return JsonResponse({"detail": error.message}, status=status)
 
 
-def _refused_while_redis_is_away(view):
-    """A request that finds Redis unreachable gets a 503 that says so, not a 500."""
+def _refusals_answered(view):
+    """A refusal the view leaves to others (a key unknown or revoked; Redis unreachable)
+    gets its status and `detail`, not a 500."""
 
     @wraps(view)
     async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return await view(request, *args, **kwargs)
+        except QueueError as error:
+            return _refused(error)
         except RedisError:
             return _refused(unavailable())
 
@@ -272,11 +276,16 @@ async def info(request: HttpRequest, slug: str) -> JsonResponse:
     )
 
 
-def _owner(request: HttpRequest, session_hash: str) -> str:
-    """A job belongs to the session cookie set with the config; without one, to the
-    client's session hash."""
-    key = request.session.session_key
-    return access.session_owner(key) if key else f"gradio:{session_hash}"
+async def _owner(request: HttpRequest, session_hash: str) -> str:
+    """A job belongs to the user of the client's key (`token=`: the Python client sends it
+    as `X-HF-Authorization: Bearer`, the JavaScript one as `Authorization: Bearer`); else to
+    the session cookie set with the config; without one, to the client's session hash."""
+    headers = request.headers
+    key = access.bearer_key(headers.get("Authorization") or headers.get("X-HF-Authorization"))
+    if key:
+        return access.user_owner(await run_sync(access.key_user)(key))
+    session_key = request.session.session_key
+    return access.session_owner(session_key) if session_key else f"gradio:{session_hash}"
 
 
 def _invalid(message: str, function: InferenceFunction | None = None) -> JsonResponse:
@@ -291,7 +300,7 @@ def _invalid(message: str, function: InferenceFunction | None = None) -> JsonRes
 
 @csrf_exempt
 @never_cache
-@_refused_while_redis_is_away
+@_refusals_answered
 async def queue_join(request: HttpRequest, slug: str) -> JsonResponse:
     """Put a job in the demo's line for a client session: `{event_id}`, or the refusal."""
     body = _posted_json(request)
@@ -325,7 +334,7 @@ async def _admit(request: HttpRequest, slug: str, data: Any, session_hash: str) 
     joined = await jobs.job_submit(
         slug=slug,
         data=data,
-        owner=_owner(request, session_hash),
+        owner=await _owner(request, session_hash),
         address=access.client_address(request.META),
         from_page=False,
     )
@@ -568,12 +577,13 @@ async def _stream(slug: str, session_hash: str, owner: str, file_route: str, dif
 
 
 @never_cache
+@_refusals_answered
 async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
     """The session's event stream (`text/event-stream`, only `data:` lines)."""
     session_hash = request.GET.get("session_hash", "")
     if not 0 < len(session_hash) <= 100:
         return JsonResponse({"detail": "A session_hash is required."}, status=400)
-    owner = _owner(request, session_hash)
+    owner = await _owner(request, session_hash)
     file_route = request.build_absolute_uri(f"/demos/{slug}{API_PREFIX}/file=")
     response = StreamingHttpResponse(
         _as_sse(_stream(slug, session_hash, owner, file_route)), content_type="text/event-stream"
@@ -584,7 +594,7 @@ async def queue_data(request: HttpRequest, slug: str) -> HttpResponse:
 
 @csrf_exempt
 @never_cache
-@_refused_while_redis_is_away
+@_refusals_answered
 async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
     """Cancel a session's waiting job (`{session_hash, event_id}`); a job that has started
     runs on, as with every way in. Only the job's owner may."""
@@ -596,7 +606,7 @@ async def cancel(request: HttpRequest, slug: str) -> JsonResponse:
         isinstance(body.get(field), str) for field in ("session_hash", "event_id")
     ):
         return JsonResponse({"detail": "Send a session_hash and an event_id."}, status=400)
-    owner = _owner(request, body["session_hash"])
+    owner = await _owner(request, body["session_hash"])
     try:
         await run_sync(jobs.job_cancel)(slug=slug, job_id=body["event_id"], owner=owner)
     except QueueError as error:
@@ -613,8 +623,11 @@ async def upload(request: HttpRequest, slug: str) -> JsonResponse:
     if request.method != "POST":
         return JsonResponse({"detail": "Use POST."}, status=405)
     # The demo's own page uploads here too, showing its token, also where scripts may not.
-    from_page = access.token_matches_session(
-        request.headers.get("X-Lineup-Token", ""), request.session.session_key
+    from_page = (
+        access.read_socket_token(
+            request.headers.get("X-Lineup-Token", ""), request.session.session_key
+        )
+        is not None
     )
     try:
         await run_sync(_open_demo)(slug, from_page=from_page)
@@ -656,7 +669,7 @@ def served_file(request: HttpRequest, slug: str, path: str) -> HttpResponse:
 
 @csrf_exempt
 @never_cache
-@_refused_while_redis_is_away
+@_refusals_answered
 async def call(request: HttpRequest, slug: str, name: str) -> JsonResponse:
     """Gradio's curl route: `POST {data}` puts a job in the line; `{event_id}` names it for
     `call_events`. Without a session cookie, the event id itself is what owns the job."""
@@ -676,10 +689,10 @@ async def call(request: HttpRequest, slug: str, name: str) -> JsonResponse:
 
 
 @never_cache
-@_refused_while_redis_is_away
+@_refusals_answered
 async def call_events(request: HttpRequest, slug: str, name: str, event_id: str) -> HttpResponse:
     """The job of a `call`, as `event:` lines: `generating`, then `complete` or `error`."""
-    owner = _owner(request, event_id)
+    owner = await _owner(request, event_id)
     found = await run_sync(_session_jobs)(slug, event_id) if len(event_id) <= 100 else []
     if name != api_name(slug) or not any(
         record is None or record.owner == owner for _, record in found

@@ -1,5 +1,5 @@
 """Reads of the queue: a demo's settings and function, a job's status, whether a pool has a
-live worker, and the statistics the admin shows."""
+live worker, whose an API key is, and the statistics the admin shows."""
 
 import math
 import time
@@ -14,6 +14,7 @@ from models_registry.registry import InferenceFunction, get_function
 from .errors import QueueError
 from .eta import rank_eta
 from .line import LineConfig
+from .models import ApiKey
 from .store import get_async_store, get_store
 from .threads import shared_call
 
@@ -36,6 +37,14 @@ def demo_config(*, slug: str) -> LineConfig:
         raise QueueError("unknown_demo", f"There is no demo called '{slug}'.") from None
     store.publish_config(slug, LineConfig.from_demo(demo))
     return store.config(slug)
+
+
+def api_key_user(*, raw: str) -> int | None:
+    """The id of the active user whose key `raw` is; None for a key unknown or revoked."""
+    if not raw.startswith(ApiKey.PREFIX) or len(raw) > 100:
+        return None
+    key = ApiKey.objects.filter(digest=ApiKey.digest_of(raw), user__is_active=True).first()
+    return key.user_id if key else None
 
 
 def demo_function(config: LineConfig, slug: str) -> InferenceFunction:

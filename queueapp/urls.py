@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import api, gradio, metrics, openapi, views
@@ -22,6 +23,14 @@ urlpatterns = [
     ),
     path("demos/<slug:slug>/gradio_api/file=<path:path>", gradio.served_file, name="gradio-file"),
     path("socket-token/", views.socket_token, name="socket-token"),
+    # Accounts: optional; a signed-in visitor's jobs belong to them.
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="lineup/login.html"),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", views.account, name="account"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media_file, name="media-file"),
     path("metrics", metrics.metrics, name="metrics"),
     path("healthz", metrics.healthz, name="healthz"),

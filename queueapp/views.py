@@ -2,11 +2,14 @@ import json
 import time
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from models_registry.files import file_response, result_link_valid
@@ -14,6 +17,7 @@ from models_registry.models import Demo
 from models_registry.registry import find_function
 
 from . import access, gradio
+from .services import accounts
 
 
 @require_GET
@@ -58,11 +62,12 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _session_token(request: HttpRequest) -> str:
-    """The websocket token for this browser session, which is created when missing: the
-    websocket finds the visitor's jobs by their session."""
+    """The websocket token for this browser session, which is created when missing, naming
+    the signed-in user: the websocket finds the visitor's jobs by their user or session."""
     if not request.session.session_key:
         request.session.save()
-    return access.socket_token(request.session.session_key)
+    user_id = request.user.pk if request.user.is_authenticated else None
+    return access.socket_token(request.session.session_key, user_id)
 
 
 @require_GET
@@ -122,3 +127,21 @@ def media_file(request: HttpRequest, path: str) -> FileResponse:
     response = file_response(path)
     response["Cache-Control"] = f"private, max-age={max(0, expires - int(time.time()))}"
     return response
+
+
+@login_required
+@never_cache
+def account(request: HttpRequest) -> HttpResponse:
+    """The signed-in visitor's account: their API keys, made (each shown once) and revoked."""
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "create":
+            name = request.POST.get("name", "").strip()[:100] or "API key"
+            _, new_key = accounts.api_key_issue(user=request.user, name=name)
+        elif request.POST.get("action") == "revoke":
+            key_id = access.small_number(request.POST.get("key", ""))
+            if key_id is not None and accounts.api_key_revoke(user=request.user, key_id=key_id):
+                messages.success(request, "The key is revoked: it is refused from now on.")
+            return redirect("account")
+    keys = request.user.api_keys.all()
+    return render(request, "lineup/account.html", {"keys": keys, "new_key": new_key})

@@ -94,6 +94,33 @@ class Stack:
         )
         return slug
 
+    def add_user(self, username: str, password: str) -> None:
+        self.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User\n"
+            f"User.objects.create_user({username!r}, password={password!r})",
+        )
+
+    def api_key(self, username: str) -> str:
+        """A new API key for the user, as their account page makes it."""
+        return self.manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.contrib.auth.models import User\n"
+            "from queueapp.services.accounts import api_key_issue\n"
+            f"print(api_key_issue(user=User.objects.get(username={username!r}), name='t')[1])",
+        ).strip()
+
+    def revoke_keys(self, username: str) -> None:
+        self.manage(
+            "shell",
+            "-c",
+            "from queueapp.models import ApiKey\n"
+            f"ApiKey.objects.filter(user__username={username!r}).delete()",
+        )
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:

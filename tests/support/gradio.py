@@ -8,5 +8,5 @@ from gradio_client import Client
 PATIENCE_SECONDS = 120
 
 
-def gradio_client(url: str) -> Client:
-    return Client(url, verbose=False, httpx_kwargs={"timeout": PATIENCE_SECONDS})
+def gradio_client(url: str, **options) -> Client:
+    return Client(url, verbose=False, httpx_kwargs={"timeout": PATIENCE_SECONDS}, **options)
