@@ -11,16 +11,23 @@
 Result files are served by expiring links (models_registry/files.py).
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from . import selectors
-from .errors import QueueError
+from .errors import QueueError, unavailable
+from .models import ApiKey
 from .store import get_store
+from .threads import run_sync
+
+log = logging.getLogger(__name__)
 
 SOCKET_TOKEN_SALT = "lineup.socket-token"
 
@@ -66,18 +73,46 @@ def user_owner(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def owner_user(owner: str) -> int | None:
+    """The user an owner name names (`user_owner`), or None for a session or connection."""
+    kind, _, user_id = owner.partition(":")
+    return small_number(user_id) if kind == "user" else None
+
+
 def bearer_key(authorization: str | None) -> str | None:
-    """The key of an `Authorization: Bearer <key>` header; None without one."""
+    """The Lineup API key of an `Authorization: Bearer <key>` header; None without one. A
+    bearer token of another kind (a Hugging Face token that Gradio's client sends, a proxy's)
+    is no key of ours, and is left alone."""
     scheme, _, key = (authorization or "").partition(" ")
-    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+    key = key.strip()
+    return key if scheme.lower() == "bearer" and key.startswith(ApiKey.PREFIX) else None
 
 
 def key_user(key: str) -> int:
     """The user whose API key this is; refused if it is unknown or revoked."""
-    user_id = selectors.api_key_user(raw=key)
+    try:
+        user_id = selectors.api_key_user(raw=key)
+    except DatabaseError:
+        log.warning("the database is unreachable: an API key could not be checked")
+        raise unavailable() from None
     if user_id is None:
         raise QueueError("invalid_key", "This API key is unknown or has been revoked.")
     return user_id
+
+
+async def request_user(request: HttpRequest, *key_headers: str) -> int | None:
+    """The user an HTTP request comes from: the owner of the API key in the first of
+    `key_headers` that holds one (refused if the key is unknown or revoked), else the user
+    signed in on its session; None for anyone else."""
+    for name in key_headers:
+        key = bearer_key(request.headers.get(name))
+        if key:
+            return await run_sync(key_user)(key)
+    if request.session.session_key:
+        user = await request.auser()
+        if user.is_authenticated:
+            return user.pk
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from django.views.decorators.http import require_POST
 from models_registry.models import Demo
 from models_registry.registry import get_function
 
-from .models import ApiKey
+from .models import ApiKey, Tier
 from .selectors import demo_dashboard, demo_stats, live_workers, queue_size
-from .services.accounts import api_key_issue
+from .services.accounts import api_key_fill
 from .services.demos import demo_clear, demo_pause, demo_resume
 
 
@@ -246,10 +246,27 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False  # a key is made or revoked, never edited
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
-        key, raw = api_key_issue(user=obj.user, name=obj.name)
-        obj.pk, obj.start, obj.digest, obj.created = key.pk, key.start, key.digest, key.created
-        self.message_user(
-            request,
-            format_html("The new key for {}, shown only now: <code>{}</code>", obj.user, raw),
-            messages.WARNING,
-        )
+        obj.raw = api_key_fill(obj)  # for `response_add` alone: kept nowhere
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None):
+        """The page that shows the new key, once (not a message: those may travel in a
+        cookie)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "New API key",
+            "key": obj,
+            "raw": obj.raw,
+        }
+        return TemplateResponse(request, "admin/queueapp/apikey/made.html", context)
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    """Tiers of visitors: each a lane of every line, with its weight and limits; a save
+    applies to the next join."""
+
+    list_display = ("name", "slug", "weight", "max_active_jobs", "default_for")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("users", "groups")

@@ -92,11 +92,11 @@ def api_view(*methods: str):
 
 
 async def _owner(request: HttpRequest, *, create: bool = False) -> str | None:
-    """The caller's owner name: the user of its API key; else its session, a new one if
-    `create` and none."""
-    key = access.bearer_key(request.headers.get("Authorization"))
-    if key:
-        return access.user_owner(await run_sync(access.key_user)(key))
+    """The caller's owner name: its user (by API key, or signed in); else its session, a new
+    one if `create` and none."""
+    user_id = await access.request_user(request, "Authorization")
+    if user_id:
+        return access.user_owner(user_id)
     if not request.session.session_key and create:
         await request.session.asave()
     session_key = request.session.session_key
@@ -168,13 +168,13 @@ def _read_inputs(request: HttpRequest) -> list[Any]:
     )
 
 
-async def _submit(request: HttpRequest, slug: str) -> jobs.Joined:
+async def _submit(request: HttpRequest, slug: str, owner: str) -> jobs.Joined:
     await run_sync(selectors.demo_open_to_scripts)(slug=slug)
     data = await run_sync(_read_inputs)(request)
     return await jobs.job_submit(
         slug=slug,
         data=data,
-        owner=await _owner(request, create=True),
+        owner=owner,
         channel="",
         address=access.client_address(request.META),
         from_page=False,
@@ -184,7 +184,7 @@ async def _submit(request: HttpRequest, slug: str) -> jobs.Joined:
 @api_view("POST")
 async def job_create(request: HttpRequest, slug: str) -> JsonResponse:
     """Put a job in the demo's line: 202 with its id and where to follow it."""
-    joined = await _submit(request, slug)
+    joined = await _submit(request, slug, await _owner(request, create=True))
     body = {
         "job": joined.job_id,
         "demo": slug,
@@ -209,8 +209,8 @@ async def predict(request: HttpRequest, slug: str) -> JsonResponse:
     if not math.isfinite(wait):
         raise QueueError("bad_request", "`wait` must be a number of seconds.")
     wait = min(max(wait, 0.0), settings.LINEUP_PREDICT_MAX_WAIT_SECONDS)
-    joined = await _submit(request, slug)
-    owner = await _owner(request)
+    owner = await _owner(request, create=True)
+    joined = await _submit(request, slug, owner)
     status = await _until_ended(slug, joined.job_id, owner, wait)
     return JsonResponse(_job_body(slug, status), status=200 if status.status in ENDED else 202)
 

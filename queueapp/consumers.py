@@ -29,8 +29,9 @@ from .threads import run_sync
 
 # The shortest time between two estimation frames on one socket, in seconds.
 ESTIMATION_INTERVAL = 0.25
-# The close code for a socket whose API key is unknown or revoked.
+# Close codes: the socket's API key is unknown or revoked; or it cannot be checked now.
 KEY_REFUSED = 4401
+TRY_AGAIN_LATER = 1013
 
 INTERNAL_ERROR = "Something went wrong on our side with this request; please try again."
 LOST = {
@@ -64,9 +65,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         try:
             user_id = await run_sync(access.key_user)(self.key) if self.key else None
-        except QueueError as error:
+        except QueueError as error:  # the key is refused, or cannot be checked now
             await self.send_json(frames.error(error.code, error.message))
-            await self.close(code=KEY_REFUSED)
+            await self.close(code=KEY_REFUSED if error.code == "invalid_key" else TRY_AGAIN_LATER)
             return
         user_id = user_id or (page.user_id if page else None)
         if user_id:
@@ -137,11 +138,13 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            if self.key:
-                await run_sync(access.key_user)(self.key)
+            if self.key and handler != self.handle_ping:
+                await run_sync(access.key_user)(self.key)  # revoked since: refused at once
             await handler(content)
         except QueueError as error:
             await self.send_json(frames.refusal(error.code, error.message, error.details, content))
+            if error.code == "invalid_key":
+                await self.close(code=KEY_REFUSED)
         except RedisError:
             log.warning("Redis is unreachable: a %s frame was refused", content["msg"])
             error = unavailable()
@@ -315,7 +318,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
     def _estimation(self, job_id: str, waiter: Waiter) -> dict[str, Any]:
         stats = self.hub.stats.get(waiter.demo, DemoStats())
-        return frames.estimation(job_id, waiter.rank, rank_eta(waiter.config, stats, waiter.rank))
+        eta = rank_eta(waiter.config, stats, waiter.rank)
+        pushed_back, waiter.pushed_back = waiter.pushed_back, ""
+        return frames.estimation(job_id, waiter.rank, eta, pushed_back)
 
     async def _send_estimations(self) -> None:
         self.estimation_timer = None

@@ -38,17 +38,25 @@ def job_message(frame: dict[str, Any]) -> dict[str, Any]:
 
 
 def advanced_message(
-    *, slug: str, seq: int, left: list[int], stats: DemoStats, back: list[int] = ()
+    *,
+    slug: str,
+    seq: int,
+    left: list[int],
+    stats: DemoStats,
+    back: list[int] = (),
+    why: str = "",
 ) -> dict[str, Any]:
     """Tickets left the demo's line (their jobs started, were cancelled or expired), or came
-    back to it (their worker died); a waiting job moves by those with smaller tickets.
-    `seq` numbers the line's changes, so a follower applies each change once."""
+    into it ahead of others (their worker died, or a heavier lane's job joined: `why`
+    "priority"); a waiting job moves by those with smaller tickets. `seq` numbers the line's
+    changes, so a follower applies each change once."""
     return {
         "type": "queue.advanced",
         "demo": slug,
         "seq": seq,
         "left": left,
         "back": list(back),
+        "why": why,
         "avg_run": stats.avg_run,
         "avg_batch": stats.avg_batch,
     }

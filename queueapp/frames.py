@@ -19,8 +19,12 @@ def joined(job_id: str, demo: str, ref: Any = None) -> Frame:
     return _with_ref(frame, ref)
 
 
-def estimation(job_id: str, rank: int, eta: float) -> Frame:
-    return {"msg": "estimation", "job": job_id, "rank": rank, "rank_eta": round(eta, 2)}
+def estimation(job_id: str, rank: int, eta: float, pushed_back: str = "") -> Frame:
+    """Where a waiting job stands; `pushed_back` says why its rank grew, when it did."""
+    frame = {"msg": "estimation", "job": job_id, "rank": rank, "rank_eta": round(eta, 2)}
+    if pushed_back:
+        frame["pushed_back"] = pushed_back
+    return frame
 
 
 def process_starts(job_id: str) -> Frame:

@@ -277,13 +277,13 @@ async def info(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 async def _owner(request: HttpRequest, session_hash: str) -> str:
-    """A job belongs to the user of the client's key (`token=`: the Python client sends it
-    as `X-HF-Authorization: Bearer`, the JavaScript one as `Authorization: Bearer`); else to
-    the session cookie set with the config; without one, to the client's session hash."""
-    headers = request.headers
-    key = access.bearer_key(headers.get("Authorization") or headers.get("X-HF-Authorization"))
-    if key:
-        return access.user_owner(await run_sync(access.key_user)(key))
+    """A job belongs to the client's user: the owner of its key (`token=`: the Python
+    client sends it as `X-HF-Authorization: Bearer`, the JavaScript one as `Authorization:
+    Bearer`), or the user signed in on its session; else to the session cookie set with the
+    config; without one, to the client's session hash."""
+    user_id = await access.request_user(request, "Authorization", "X-HF-Authorization")
+    if user_id:
+        return access.user_owner(user_id)
     session_key = request.session.session_key
     return access.session_owner(session_key) if session_key else f"gradio:{session_hash}"
 

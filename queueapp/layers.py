@@ -121,5 +121,11 @@ class Mailbox:
     async def get(self) -> dict:
         if self.messages:
             return self.messages.pop(0)
-        self.reader = asyncio.get_running_loop().create_future()
-        return await self.reader
+        reader = self.reader = asyncio.get_running_loop().create_future()
+        try:
+            return await reader
+        except asyncio.CancelledError:
+            # Cancelled after a message was handed over but before it was read: keep it.
+            if reader.done() and not reader.cancelled():
+                self.messages.insert(0, reader.result())
+            raise

@@ -2,8 +2,33 @@
 one visitor. Plain values, shared by every layer; LineConfig is the one place settings are
 encoded for Redis (the scripts read the same fields)."""
 
+import json
 from dataclasses import dataclass, fields
 from typing import Any
+
+# How far one job moves a lane of weight 1 along the line's clock (docs/architecture.md,
+# "Lanes"): a lane of weight w moves by TICKS_PER_JOB // w, so it gets w turns for each turn
+# of a lane of weight 1 while both have jobs waiting.
+TICKS_PER_JOB = 65536
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A tier's lane in every line: its weight (its share of the turns while lines are busy)
+    and the most jobs one visitor of the tier may have waiting or running in one line (None:
+    the demo's own limit)."""
+
+    name: str
+    weight: int = 1
+    max_active: int | None = None
+
+    @property
+    def step(self) -> int:
+        return max(TICKS_PER_JOB // self.weight, 1)
+
+
+# The lane of every visitor when the site defines no tiers.
+DEFAULT_LANE = Lane("default")
 
 
 @dataclass(frozen=True)
@@ -27,12 +52,30 @@ class LineConfig:
     expected_seconds: float = 1.0
     pool: str = "default"
     api_open: bool = True
+    # The site's tiers (queueapp.models.Tier), the same in every line, and the lanes of
+    # visitors not signed in and of signed-in users without a tier of their own.
+    lanes: tuple[Lane, ...] = ()
+    anonymous_lane: str = ""
+    signed_in_lane: str = ""
     version: int = 0
 
+    def lane(self, name: str) -> Lane:
+        """The lane called `name`; the default lane if there is none such."""
+        return next((lane for lane in self.lanes if lane.name == name), DEFAULT_LANE)
+
     @classmethod
-    def from_demo(cls, demo: Any) -> "LineConfig":
-        """The settings of a `models_registry.models.Demo`."""
+    def from_demo(
+        cls,
+        demo: Any,
+        lanes: tuple[Lane, ...] = (),
+        anonymous_lane: str = "",
+        signed_in_lane: str = "",
+    ) -> "LineConfig":
+        """The settings of a `models_registry.models.Demo`, with the site's lanes."""
         return cls(
+            lanes=lanes,
+            anonymous_lane=anonymous_lane,
+            signed_in_lane=signed_in_lane or anonymous_lane,
             function=demo.function,
             enabled=demo.enabled,
             paused=demo.paused,
@@ -78,6 +121,8 @@ def _encode(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, tuple):  # the lanes
+        return json.dumps([[lane.name, lane.weight, lane.max_active] for lane in value])
     return str(value)
 
 
@@ -87,6 +132,8 @@ def _decode(text: str, kind: Any) -> Any:
         return text == "1"
     if kind is str:
         return text
+    if kind == tuple[Lane, ...]:
+        return tuple(Lane(*fields) for fields in json.loads(text or "[]"))
     if text == "":
         return None
     return float(text) if kind is float else int(text)

@@ -1,8 +1,10 @@
-"""Who may call: API keys, each belonging to a user."""
+"""Who is calling: API keys, each belonging to a user, and the tiers visitors belong to."""
 
 import hashlib
 
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -33,3 +35,55 @@ class ApiKey(models.Model):
     def digest_of(raw: str) -> str:
         # Keys are random and long: a fast hash keeps them as safe as a slow one would.
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Tier(models.Model):
+    """A class of visitors with a lane of its own in every line. While a line is busy, its
+    lanes take turns in proportion to their weights, first come first served within each
+    (docs/architecture.md, "Lanes"). A user belongs to the tiers given to them or to their
+    groups, the heaviest counting; others to the tiers marked for them."""
+
+    ANONYMOUS, SIGNED_IN = "anonymous", "signed_in"
+    DEFAULT_FOR = [
+        ("", "its members only"),
+        (ANONYMOUS, "visitors who are not signed in"),
+        (SIGNED_IN, "signed-in users without a tier of their own"),
+    ]
+
+    name = models.CharField(max_length=60)
+    slug = models.SlugField(max_length=40, unique=True, help_text="The lane's name.")
+    weight = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Its share of each busy line's turns: a tier of weight 4 starts four jobs "
+        "for each job of a tier of weight 1, while both have jobs waiting.",
+    )
+    max_active_jobs = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="The most jobs one visitor of this tier may have waiting or running in one "
+        "line. Empty: the demo's own limit.",
+    )
+    default_for = models.CharField(
+        max_length=12,
+        choices=DEFAULT_FOR,
+        blank=True,
+        help_text="Who is in it without being given it.",
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tiers")
+    groups = models.ManyToManyField(Group, blank=True, related_name="tiers")
+
+    class Meta:
+        ordering = ("-weight", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["default_for"],
+                condition=~models.Q(default_for=""),
+                name="one_tier_for_each_kind_of_visitor",
+                violation_error_message="Another tier is already the one for these visitors.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

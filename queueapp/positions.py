@@ -50,6 +50,9 @@ class Waiter:
     rank: int
     seq: int  # the line's seq when `rank` was read
     config: LineConfig
+    # Why the job last moved back, until the visitor is told: "priority" (a heavier lane's
+    # job joined ahead) or "requeued" (a job whose worker died came back ahead).
+    pushed_back: str = ""
 
     def apply(self, change: dict) -> bool:
         """Move by a change numbered after `seq`; True if the rank moved."""
@@ -57,6 +60,8 @@ class Waiter:
             return False
         moved = bisect_left(change["back"], self.ticket) - bisect_left(change["left"], self.ticket)
         self.rank = max(self.rank + moved, 0)
+        if moved > 0:
+            self.pushed_back = change.get("why") or "requeued"
         return moved != 0
 
 
@@ -131,6 +136,7 @@ class PositionHub:
             "seq": message["seq"],
             "left": sorted(message["left"]),
             "back": sorted(message["back"]),
+            "why": message.get("why", ""),
         }
         self.recent.setdefault(demo, deque(maxlen=RECENT_CHANGES)).append(change)
         left = set(change["left"])

@@ -8,13 +8,15 @@ from functools import partial
 from statistics import fmean
 from typing import Any
 
+from django.db.models import Q
+
 from models_registry.models import Demo
 from models_registry.registry import InferenceFunction, get_function
 
 from .errors import QueueError
 from .eta import rank_eta
-from .line import LineConfig
-from .models import ApiKey
+from .line import Lane, LineConfig
+from .models import ApiKey, Tier
 from .store import get_async_store, get_store
 from .threads import shared_call
 
@@ -35,8 +37,27 @@ def demo_config(*, slug: str) -> LineConfig:
         demo = Demo.objects.get(slug=slug)
     except Demo.DoesNotExist:
         raise QueueError("unknown_demo", f"There is no demo called '{slug}'.") from None
-    store.publish_config(slug, LineConfig.from_demo(demo))
+    store.publish_config(slug, LineConfig.from_demo(demo, **site_lanes()))
     return store.config(slug)
+
+
+def site_lanes() -> dict[str, Any]:
+    """The site's tiers as lanes, for `LineConfig.from_demo`."""
+    tiers = list(Tier.objects.all())
+    default = {tier.default_for: tier.slug for tier in tiers if tier.default_for}
+    return {
+        "lanes": tuple(Lane(t.slug, t.weight, t.max_active_jobs) for t in tiers),
+        "anonymous_lane": default.get(Tier.ANONYMOUS, ""),
+        "signed_in_lane": default.get(Tier.SIGNED_IN, ""),
+    }
+
+
+def user_lane(*, user_id: int, config: LineConfig) -> Lane:
+    """The lane of a signed-in user: the heaviest of their tiers and their groups' tiers;
+    without one, the lane of signed-in users."""
+    given = Q(users=user_id) | Q(groups__user=user_id)
+    slug = Tier.objects.filter(given).order_by("-weight").values_list("slug", flat=True).first()
+    return config.lane(slug or config.signed_in_lane)
 
 
 def api_key_user(*, raw: str) -> int | None:

@@ -1,4 +1,5 @@
-"""Mirror each demo's queue settings to Redis as soon as an admin saves them."""
+"""Mirror each demo's queue settings to Redis as soon as an admin saves them, and the
+site's tiers, part of every demo's settings."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -6,7 +7,8 @@ from django.dispatch import receiver
 
 from models_registry.models import Demo
 
-from .services.demos import demo_config_publish, demo_config_withdraw
+from .models import Tier
+from .services.demos import demo_config_publish, demo_config_withdraw, demos_config_publish_all
 
 
 @receiver(post_save, sender=Demo)
@@ -17,3 +19,9 @@ def publish_demo_settings(sender, instance: Demo, **kwargs) -> None:
 @receiver(post_delete, sender=Demo)
 def withdraw_demo(sender, instance: Demo, **kwargs) -> None:
     transaction.on_commit(lambda: demo_config_withdraw(slug=instance.slug))
+
+
+@receiver(post_save, sender=Tier)
+@receiver(post_delete, sender=Tier)
+def publish_tiers(sender, instance: Tier, **kwargs) -> None:
+    transaction.on_commit(demos_config_publish_all)

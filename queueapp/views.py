@@ -64,9 +64,10 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
 def _session_token(request: HttpRequest) -> str:
     """The websocket token for this browser session, which is created when missing, naming
     the signed-in user: the websocket finds the visitor's jobs by their user or session."""
+    # The user first: loading the session may find the browser's key stale and drop it.
+    user_id = request.user.pk if request.user.is_authenticated else None
     if not request.session.session_key:
         request.session.save()
-    user_id = request.user.pk if request.user.is_authenticated else None
     return access.socket_token(request.session.session_key, user_id)
 
 

@@ -5,7 +5,9 @@ import logging
 
 from celery import current_app
 
-from .. import events, frames
+from models_registry.models import Demo
+
+from .. import events, frames, selectors
 from ..line import LineConfig
 from ..store import get_store
 
@@ -21,7 +23,14 @@ DRAIN_TASK = "lineup.drain_demo"
 
 def demo_config_publish(*, demo) -> None:
     """Mirror a demo's settings to the queue; they apply to the next join or batch."""
-    get_store().publish_config(demo.slug, LineConfig.from_demo(demo))
+    get_store().publish_config(demo.slug, LineConfig.from_demo(demo, **selectors.site_lanes()))
+
+
+def demos_config_publish_all() -> None:
+    """Publish every demo's settings again: the site's tiers, part of each, changed."""
+    lanes = selectors.site_lanes()
+    for demo in Demo.objects.all():
+        get_store().publish_config(demo.slug, LineConfig.from_demo(demo, **lanes))
 
 
 def demo_config_withdraw(*, slug: str) -> None:

@@ -12,10 +12,10 @@ from django.conf import settings
 from models_registry.components import InvalidInput
 from models_registry.registry import InferenceFunction
 
-from .. import events, frames, selectors
+from .. import access, events, frames, selectors
 from ..errors import QueueError
 from ..eta import Pace, line_pace, max_rank, rank_eta
-from ..line import DemoStats, LineConfig, VisitorLimits
+from ..line import DemoStats, Lane, LineConfig, VisitorLimits
 from ..store import Admission, Resumed, get_async_store, get_store
 from ..threads import run_in_background, run_sync, shared_call
 from .demos import wake_pool
@@ -63,6 +63,7 @@ async def job_submit(
     for _ in range(2):
         config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
+        lane = await _lane(config, owner)
         if function.heavy_check:  # decoding files, reading big tables: work for a thread
             inputs = await run_sync(_clean_inputs)(function, data)
         else:
@@ -80,6 +81,7 @@ async def job_submit(
             address=address,
             limits=visitor_limits(address),
             pace=pace,
+            lane=lane,
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -92,7 +94,27 @@ async def job_submit(
     if admission.wake:
         # Publishing the wake-up is synchronous; the visitor need not wait for it.
         run_in_background(wake_pool, slug=slug, pool=config.pool)
+    if admission.ahead:
+        # A heavier lane's job went ahead of waiting ones: they move back, and are told why.
+        moved = events.advanced_message(
+            slug=slug,
+            seq=admission.seq,
+            left=[],
+            back=[admission.ticket],
+            stats=admission.stats,
+            why="priority",
+        )
+        await events.send_all([], [(events.demo_group(slug), moved)])
     return _joined(job_id, admission, config, pace)
+
+
+async def _lane(config: LineConfig, owner: str) -> Lane:
+    """The lane of the owner's jobs: their tier's (a database read for signed-in users only,
+    and only where the site has tiers)."""
+    user_id = access.owner_user(owner)
+    if user_id is None or not config.lanes:
+        return config.lane(config.anonymous_lane)
+    return await run_sync(selectors.user_lane)(user_id=user_id, config=config)
 
 
 async def line_config(slug: str) -> LineConfig:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..eta import Pace
-from ..line import NO_LIMITS, DemoStats, LineConfig, VisitorLimits
+from ..line import DEFAULT_LANE, NO_LIMITS, DemoStats, Lane, LineConfig, VisitorLimits
 
 # A job record that never finishes (its demo deleted, say) is forgotten after a day.
 UNFINISHED_JOB_TTL = 24 * 3600
@@ -25,6 +25,7 @@ class Admission:
     created: float = 0.0
     detail: int = 0
     seq: int = 0
+    ahead: int = 0  # how many waiting jobs it was placed ahead of (a heavier lane's job)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class QueueStore:
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
+        lane: Lane = DEFAULT_LANE,
     ) -> Admission:
         """Admit a job, or say why not; "stale" when the settings are no longer `version`
         (None: do not check)."""

@@ -15,9 +15,9 @@ def line_prefix(slug: str) -> str:
 
 
 def key(slug: str, name: str) -> str:
-    """A key of the demo's line: config, ticket, seq, waiting, running, slots, idle, bell,
-    woken, detached, outbox, active, stats, hist, minutes, waits, eta_errors, runs:<size>,
-    batch_sizes."""
+    """A key of the demo's line: config, ticket, lanes, seq, waiting, running, slots, idle,
+    bell, woken, detached, outbox, active, stats, hist, minutes, waits, eta_errors,
+    runs:<size>, batch_sizes."""
     return line_prefix(slug) + name
 
 

@@ -16,7 +16,15 @@ import redis.sentinel
 from django.conf import settings
 
 from ..eta import Pace
-from ..line import NO_LIMITS, WITHDRAWN, DemoStats, LineConfig, VisitorLimits
+from ..line import (
+    DEFAULT_LANE,
+    NO_LIMITS,
+    WITHDRAWN,
+    DemoStats,
+    Lane,
+    LineConfig,
+    VisitorLimits,
+)
 from . import scripts
 from .base import (
     Admission,
@@ -137,6 +145,7 @@ class RedisQueueStore(QueueStore):
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
+        lane: Lane = DEFAULT_LANE,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -149,6 +158,7 @@ class RedisQueueStore(QueueStore):
             address=address,
             limits=limits,
             pace=pace,
+            lane=lane,
         )
         return scripts.join_reply(self._run("join", call))
 
@@ -393,6 +403,7 @@ class AsyncRedisQueueStore:
         address: str | None = None,
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
+        lane: Lane = DEFAULT_LANE,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -405,6 +416,7 @@ class AsyncRedisQueueStore:
             address=address,
             limits=limits,
             pace=pace,
+            lane=lane,
         )
         return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
 

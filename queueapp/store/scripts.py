@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..eta import Pace
-from ..line import DemoStats, VisitorLimits
+from ..line import DemoStats, Lane, VisitorLimits
 from .base import (
     UNFINISHED_JOB_TTL,
     Admission,
@@ -91,6 +91,7 @@ def join_call(
     address: str | None,
     limits: VisitorLimits,
     pace: Pace | None,
+    lane: Lane,
 ) -> Call:
     def limit(value: int | None, needs_address: bool = False) -> int | str:
         return "" if not value or (needs_address and address is None) else value
@@ -110,6 +111,7 @@ def join_call(
         key(slug, "woken"),
         key(slug, "seq"),
         key(slug, "minutes"),
+        key(slug, "lanes"),
     ]
     args = [
         job_id,
@@ -125,6 +127,9 @@ def join_call(
         limit(limits.address_rate, needs_address=True),
         "" if pace is None else pace.jobs,
         "" if pace is None else pace.seconds,
+        lane.name,
+        lane.step,
+        _blank(lane.max_active),
     ]
     return Call(keys, args)
 
@@ -145,6 +150,7 @@ def join_reply(reply: list) -> Admission:
         stats=DemoStats(_float(reply[4]), _float(reply[5])),
         created=float(reply[6]),
         seq=int(reply[7]),
+        ahead=int(reply[8]),
     )
 
 

@@ -650,6 +650,11 @@ function finish() {
 }
 
 const LOG_KINDS = { info: "info", success: "success", warning: "warn", error: "error" };
+// Why a waiting job moved back in line, as an estimation frame says.
+const PUSHED_BACK = {
+  priority: " Jobs with priority joined ahead of yours.",
+  requeued: " A job whose server failed went back ahead of yours.",
+};
 
 function handle(frame) {
   if (frame.job && currentJob && frame.job !== currentJob) return;
@@ -663,7 +668,8 @@ function handle(frame) {
       busy(true);
       firstRank = firstRank ?? frame.rank + 1;
       const place = frame.rank === 0 ? "You are next in line" : `Position ${frame.rank + 1} in line`;
-      status(`${place}. Estimated wait: ${formatEta(frame.rank_eta)}.`);
+      const why = PUSHED_BACK[frame.pushed_back] ?? "";
+      status(`${place}. Estimated wait: ${formatEta(frame.rank_eta)}.${why}`);
       $("status").dataset.rank = frame.rank;
       bar(1 - (frame.rank + 1) / (firstRank + 1));
       break;

@@ -4,9 +4,13 @@ import asyncio
 import uuid
 
 import pytest
+from django.contrib.auth.models import Group, User
 
-from queueapp import worker
+from models_registry.models import Demo
+from queueapp import access, selectors, worker
 from queueapp.errors import QueueError
+from queueapp.line import LineConfig
+from queueapp.models import Tier
 from queueapp.selectors import demo_stats
 from queueapp.services import jobs
 from queueapp.store import get_store
@@ -167,3 +171,25 @@ def test_stats_count_what_happened_in_the_line(slug, publish):
     assert list(stats["run_seconds_by_batch_size"]) == [2]
     assert stats["wait_seconds"]["count"] == 2
     assert stats["eta_error_seconds"]["count"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_users_tier_direct_or_through_a_group_gives_their_jobs_its_lane(slug):
+    team = Tier.objects.create(name="Team", slug="team", weight=4)
+    Tier.objects.create(name="Everyone", slug="everyone", default_for=Tier.ANONYMOUS)
+    ada, bob, cy = (User.objects.create_user(name) for name in ("ada", "bob", "cy"))
+    team.users.add(ada)
+    supporters = Group.objects.create(name="supporters")
+    team.groups.add(supporters)
+    cy.groups.add(supporters)
+    demo = Demo(slug=slug, title=slug, function="identity_text", worker_pool="nowhere")
+    get_store().publish_config(slug, LineConfig.from_demo(demo, **selectors.site_lanes()))
+
+    anonymous = [submit(slug, [f"a{n}"]) for n in range(4)]
+    assert [joined.rank for joined in anonymous] == [0, 1, 2, 3]
+    # Ada's tier is heavier: her job goes ahead of all but the head of the line...
+    assert submit(slug, ["ada"], owner=access.user_owner(ada.pk)).rank == 1
+    # ...Bob, signed in without a tier, waits with the visitors who are not...
+    assert submit(slug, ["bob"], owner=access.user_owner(bob.pk)).rank == 5
+    # ...and Cy has the team's lane through his group: behind Ada, ahead of the others.
+    assert submit(slug, ["cy"], owner=access.user_owner(cy.pk)).rank == 2

@@ -2,6 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+from queueapp.line import Lane
 from queueapp.store import Ending, get_store
 
 
@@ -136,10 +137,11 @@ def test_finish_keeps_running_averages(slug, publish):
 
 def test_cancel_only_by_owner_and_only_while_waiting(slug, publish):
     publish()
-    join(slug, 3)
+    admissions = join(slug, 3)
     store = get_store()
     assert store.cancel(slug, job_id="job1", owner="intruder") == ("unknown", "", 0, "")
-    assert store.cancel(slug, job_id="job1", owner="o1") == ("cancelled", 2, 1, "ch1")
+    cancelled = ("cancelled", admissions[1].ticket, 1, "ch1")
+    assert store.cancel(slug, job_id="job1", owner="o1") == cancelled
     assert store.ranks(slug, ["job2"]) == ([1], 1)
     assert store.cancel(slug, job_id="job1", owner="o1") == ("not_waiting", "cancelled", 0, "")
     taken = store.take_batch(slug, slot="a")
@@ -181,3 +183,77 @@ def test_one_wake_up_at_a_time_until_a_worker_takes(slug, publish):
     assert wakes == [True, False, False]
     store.take_batch(slug, slot="w")
     assert store.join(slug, job_id="after", owner="z", channel="c", inputs=[]).wake is True
+
+
+def join_lane(slug, lane: Lane, n: int) -> list:
+    return [
+        get_store().join(
+            slug,
+            job_id=f"{lane.name}{i}",
+            owner=f"{lane.name}-o{i}",
+            channel="",
+            inputs=[],
+            lane=lane,
+        )
+        for i in range(n)
+    ]
+
+
+def taken_order(slug, n: int) -> list[str]:
+    """The ids of the next `n` jobs to start, one batch (of one job) at a time."""
+    store = get_store()
+    order = []
+    for _ in range(n):
+        taken = store.take_batch(slug, slot="s")
+        order += [job.id for job in taken.jobs]
+        finish(slug, "s", taken.jobs)
+    return order
+
+
+def test_lanes_take_turns_by_weight_and_each_is_first_come_first_served(slug, publish):
+    publish(concurrency_count=1)
+    light, heavy = Lane("light", weight=1), Lane("heavy", weight=4)
+    join_lane(slug, light, 100)
+    later = join_lane(slug, heavy, 100)  # joins after the light lane's 100: goes ahead of most
+    assert all(a.status == "ok" for a in later)
+    assert later[0].ahead == 99 and later[0].rank == 1  # behind the head of the line only
+    order = taken_order(slug, 100)
+    heavies = [job for job in order if job.startswith("heavy")]
+    lights = [job for job in order if job.startswith("light")]
+    assert len(heavies) == 80 and len(lights) == 20  # 4:1 while both wait
+    assert heavies == [f"heavy{i}" for i in range(80)]  # first come, first served
+    assert lights == [f"light{i}" for i in range(20)]
+    # Whatever is left, the line's ranks are the order it is taken in.
+    store = get_store()
+    waiting = [f"heavy{i}" for i in range(80, 100)] + [f"light{i}" for i in range(20, 100)]
+    ranks, _ = store.ranks(slug, waiting)
+    by_rank = [job for _, job in sorted(zip(ranks, waiting))]
+    assert taken_order(slug, 100) == by_rank
+
+
+def test_a_lane_that_was_idle_does_not_bank_turns(slug, publish):
+    # A lane's clock never lags behind the head of the line: a lane that had nothing to do
+    # for a while gets its share from now on, not a burst for the time it was away.
+    publish(concurrency_count=1)
+    light, heavy = Lane("light", weight=1), Lane("heavy", weight=4)
+    join_lane(slug, heavy, 200)
+    taken_order(slug, 150)
+    join_lane(slug, light, 10)
+    order = taken_order(slug, 25)
+    assert sum(job.startswith("light") for job in order) == 5
+
+
+def test_a_lanes_limit_on_active_jobs_applies_with_the_demos(slug, publish):
+    publish(max_jobs_per_visitor=3)
+    store = get_store()
+
+    def statuses(lane: Lane, owner: str) -> list[str]:
+        return [
+            store.join(
+                slug, job_id=f"{owner}{i}", owner=owner, channel="", inputs=[], lane=lane
+            ).status
+            for i in range(4)
+        ]
+
+    assert statuses(Lane("strict", max_active=1), "a") == ["ok"] + ["owner_limit"] * 3
+    assert statuses(Lane("loose", max_active=10), "b") == ["ok"] * 3 + ["owner_limit"]

@@ -17,12 +17,13 @@ class Visitor:
         pass
 
 
-def change(seq, left=(), back=()):
+def change(seq, left=(), back=(), why=""):
     return {
         "demo": "d",
         "seq": seq,
         "left": list(left),
         "back": list(back),
+        "why": why,
         "avg_run": None,
         "avg_batch": None,
     }
@@ -74,3 +75,15 @@ def test_a_requeued_job_ahead_moves_a_waiter_back():
     hub.wait("j", waiter(me, ticket=9, rank=0, seq=1))
     hub.advance(change(2, back=[4, 5]))
     assert hub.waiter("d", "j").rank == 2
+
+
+def test_a_waiter_pushed_back_knows_why_and_one_ahead_of_the_newcomer_does_not_move():
+    hub, me, first = PositionHub(), Visitor(), Visitor()
+    hub.wait("j10", waiter(me, ticket=10, rank=3, seq=5))
+    hub.wait("j2", waiter(first, ticket=2, rank=0, seq=5))
+    hub.advance(change(6, back=[4], why="priority"))  # a heavier lane's job joins at 4
+    assert hub.waiter("d", "j10").rank == 4
+    assert hub.waiter("d", "j10").pushed_back == "priority"
+    assert hub.waiter("d", "j2").rank == 0 and first.changed == []
+    hub.advance(change(7, back=[1]))  # a job whose worker died comes back at the front
+    assert hub.waiter("d", "j2").pushed_back == "requeued"

@@ -1,10 +1,17 @@
 -- Admit a job to a demo's line, or refuse it, in one atomic step.
--- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)   KEYS[3] ticket counter
+-- The job's ticket is its place in the line. Each lane (a tier of visitors) has a clock that
+-- a job moves by the lane's step (the lighter the lane, the longer the step); a job's ticket
+-- is its lane's clock, or just after the head of the line if the lane's clock is behind it.
+-- Lanes thus take turns in proportion to their weights while they have jobs waiting, first
+-- come first served within each, and a job may be placed ahead of jobs of lighter lanes:
+-- the line's seq then counts a change (docs/architecture.md, "Lanes").
+-- KEYS[1] config hash   KEYS[2] waiting zset (job id -> ticket)
+-- KEYS[3] the largest ticket given so far
 -- KEYS[4] the job's hash   KEYS[5] slots zset (slot token -> lease deadline)
 -- KEYS[6] stats hash   KEYS[7] active hash (active jobs per owner and per address)
 -- KEYS[8] the owner's join counter   KEYS[9] the address's join counter (each a minute long)
 -- KEYS[10] idle set   KEYS[11] bell list   KEYS[12] wake-up mark   KEYS[13] the line's seq
--- KEYS[14] minutes hash
+-- KEYS[14] minutes hash   KEYS[15] lanes hash (lane -> its clock)
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
@@ -14,8 +21,10 @@
 -- ARGV[11] the most joins a minute per address   ("" for any of these: no limit)
 -- ARGV[12] jobs per wave   ARGV[13] seconds per wave: the line's pace (eta.Pace), to record
 --          when the job is predicted to start ("": no prediction)
+-- ARGV[14] the job's lane   ARGV[15] the lane's step
+-- ARGV[16] the most active jobs per owner in the lane ("": the demo's own limit)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
---          avg batch size, now, line seq}
+--          avg batch size, now, line seq, how many waiting jobs it was placed ahead of}
 --      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
 --      | {"owner_limit", active, avg run, avg batch} | {"address_limit", active, ...}
 --      | {"rate_limit", seconds until its minute ends, ...} | {"disabled"} | {"no_config"}
@@ -54,7 +63,12 @@ for _, rate in ipairs(rate_limits) do
 end
 
 -- Active jobs (waiting or running) of the owner and of the address: end_job counts them down.
-local active_limits = {{'owner:' .. ARGV[2], tonumber(cfg[4] or ''), 'owner_limit'}}
+local owner_limit = tonumber(cfg[4] or '')
+local lane_limit = tonumber(ARGV[16])
+if lane_limit and (not owner_limit or lane_limit < owner_limit) then
+  owner_limit = lane_limit
+end
+local active_limits = {{'owner:' .. ARGV[2], owner_limit, 'owner_limit'}}
 if ARGV[7] ~= '' then
   table.insert(active_limits, {'address:' .. ARGV[7], tonumber(ARGV[9]), 'address_limit'})
 end
@@ -71,22 +85,30 @@ local waiting = redis.call('ZCARD', KEYS[2])
 if cfg[2] ~= '' and waiting >= tonumber(cfg[2]) then
   return refuse('full', waiting)
 end
+-- The line's clock is the head of the line's ticket; with no one waiting, the last ticket.
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local ticket = math.max(tonumber(head[2] or last) + 1, tonumber(redis.call('HGET', KEYS[15], ARGV[14]) or '0'))
+local rank = redis.call('ZCOUNT', KEYS[2], '-inf', string.format('(%d', ticket))
 local max_rank = tonumber(ARGV[6])
-if max_rank and waiting > max_rank then
-  return refuse('too_long', waiting)
+if max_rank and rank > max_rank then
+  return refuse('too_long', rank)
 end
 
-local ticket = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', ticket, 'owner', ARGV[2],
+redis.call('HSET', KEYS[15], ARGV[14], string.format('%d', ticket + tonumber(ARGV[15])))
+if ticket > last then
+  redis.call('SET', KEYS[3], string.format('%d', ticket))
+end
+redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', string.format('%d', ticket), 'owner', ARGV[2],
   'address', ARGV[7], 'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now),
   'attempts', 0)
 if ARGV[12] ~= '' then
   -- Pace.eta for the job's rank: what the visitor is told, kept to measure the ETA's error.
-  local eta = math.ceil((waiting + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
+  local eta = math.ceil((rank + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
   redis.call('HSET', KEYS[4], 'eta_at', tostring(now + eta))
 end
 redis.call('EXPIRE', KEYS[4], ARGV[5])
-redis.call('ZADD', KEYS[2], ticket, ARGV[1])
+redis.call('ZADD', KEYS[2], string.format('%d', ticket), ARGV[1])
 count_active(KEYS[7], ARGV[2], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[5])
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
@@ -109,5 +131,10 @@ local wake = 0
 if free > 0 and redis.call('SET', KEYS[12], '1', 'NX', 'PX', WAKE_MARK_MS) then
   wake = 1
 end
+-- Placed ahead of others: their ranks grow, a change of the line like any other.
+local ahead = waiting - rank
 local seq = redis.call('GET', KEYS[13]) or '0'
-return {'ok', ticket, waiting, wake, stats[1] or '', stats[2] or '', tostring(now), seq}
+if ahead > 0 then
+  seq = redis.call('INCR', KEYS[13])
+end
+return {'ok', ticket, rank, wake, stats[1] or '', stats[2] or '', tostring(now), seq, ahead}
