@@ -43,6 +43,7 @@ STATUS_OF = {
     "queue_full": 429,
     "wait_too_long": 429,
     "too_many_jobs": 429,
+    "quota_exhausted": 429,
     "rate_limited": 429,
     "demo_disabled": 503,
     "demo_unavailable": 503,

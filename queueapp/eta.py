@@ -38,6 +38,12 @@ def line_pace(config: LineConfig, stats: DemoStats) -> Pace:
     return Pace(jobs=per_batch * max(config.concurrency, 1), seconds=avg_run)
 
 
+def job_seconds(config: LineConfig, stats: DemoStats) -> float:
+    """A job's expected share of its batch's run time: what a quota counts for it."""
+    pace = line_pace(config, stats)
+    return pace.seconds * max(config.concurrency, 1) / pace.jobs
+
+
 def rank_eta(config: LineConfig, stats: DemoStats, rank: int) -> float:
     """Seconds until the job at `rank` (0 = next) of the demo's line starts, roughly."""
     return line_pace(config, stats).eta(rank)

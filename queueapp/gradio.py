@@ -99,6 +99,7 @@ STATUS_OF = {
     "demo_disabled": 503,
     "input_too_large": 413,
     "invalid_key": 401,
+    "quota_exhausted": 429,
 }
 # How often a stream looks at its jobs: soon after a change, less often while nothing changes
 # (doubling up to the longest pause); and when it sends a heartbeat, in seconds.

@@ -14,13 +14,14 @@ TICKS_PER_JOB = 65536
 
 @dataclass(frozen=True)
 class Lane:
-    """A tier's lane in every line: its weight (its share of the turns while lines are busy)
-    and the most jobs one visitor of the tier may have waiting or running in one line (None:
-    the demo's own limit)."""
+    """A tier's lane in every line: its weight (its share of the turns while lines are busy),
+    the most jobs one visitor of the tier may have waiting or running in one line (None: the
+    demo's own limit), and the GPU seconds a day one visitor may use (None: no quota)."""
 
     name: str
     weight: int = 1
     max_active: int | None = None
+    daily_seconds: float | None = None
 
     @property
     def step(self) -> int:
@@ -29,6 +30,25 @@ class Lane:
 
 # The lane of every visitor when the site defines no tiers.
 DEFAULT_LANE = Lane("default")
+
+# Quotas are counted by the day, in UTC.
+DAY_SECONDS = 86400
+
+
+def quota_day(now: float) -> int:
+    """The number of the day (since 1970, UTC) that `now` falls in."""
+    return int(now // DAY_SECONDS)
+
+
+@dataclass(frozen=True)
+class QuotaCheck:
+    """What a join checks of its owner's quota: the GPU seconds they may still use today in
+    this line (their quota, less what they used in other lines), and the share of a batch's
+    run time one job is expected to take."""
+
+    day: int
+    budget: float
+    job_seconds: float
 
 
 @dataclass(frozen=True)
@@ -122,7 +142,9 @@ def _encode(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, tuple):  # the lanes
-        return json.dumps([[lane.name, lane.weight, lane.max_active] for lane in value])
+        return json.dumps(
+            [[lane.name, lane.weight, lane.max_active, lane.daily_seconds] for lane in value]
+        )
     return str(value)
 
 

@@ -65,6 +65,14 @@ class Tier(models.Model):
         help_text="The most jobs one visitor of this tier may have waiting or running in one "
         "line. Empty: the demo's own limit.",
     )
+    daily_gpu_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="The GPU seconds one visitor of this tier may use a day (UTC), across all "
+        "demos: each job counts its share of its batch's run time. A join that would need "
+        "more than is left is refused. Empty: no quota.",
+    )
     default_for = models.CharField(
         max_length=12,
         choices=DEFAULT_FOR,

@@ -15,7 +15,7 @@ from models_registry.registry import InferenceFunction, get_function
 
 from .errors import QueueError
 from .eta import rank_eta
-from .line import Lane, LineConfig
+from .line import Lane, LineConfig, quota_day
 from .models import ApiKey, Tier
 from .store import get_async_store, get_store
 from .threads import shared_call
@@ -46,7 +46,9 @@ def site_lanes() -> dict[str, Any]:
     tiers = list(Tier.objects.all())
     default = {tier.default_for: tier.slug for tier in tiers if tier.default_for}
     return {
-        "lanes": tuple(Lane(t.slug, t.weight, t.max_active_jobs) for t in tiers),
+        "lanes": tuple(
+            Lane(t.slug, t.weight, t.max_active_jobs, t.daily_gpu_seconds) for t in tiers
+        ),
         "anonymous_lane": default.get(Tier.ANONYMOUS, ""),
         "signed_in_lane": default.get(Tier.SIGNED_IN, ""),
     }
@@ -55,9 +57,42 @@ def site_lanes() -> dict[str, Any]:
 def user_lane(*, user_id: int, config: LineConfig) -> Lane:
     """The lane of a signed-in user: the heaviest of their tiers and their groups' tiers;
     without one, the lane of signed-in users."""
+    tier = _given_tiers(user_id).values_list("slug", flat=True).first()
+    return config.lane(tier or config.signed_in_lane)
+
+
+def _given_tiers(user_id: int):
+    """The tiers given to the user or to their groups, heaviest first."""
     given = Q(users=user_id) | Q(groups__user=user_id)
-    slug = Tier.objects.filter(given).order_by("-weight").values_list("slug", flat=True).first()
-    return config.lane(slug or config.signed_in_lane)
+    return Tier.objects.filter(given).order_by("-weight")
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    """A signed-in user's tier, and their GPU time today (seconds; `daily` None: no quota)."""
+
+    tier: str
+    daily: float | None
+    used: float
+
+    @property
+    def left(self) -> float | None:
+        return None if self.daily is None else max(self.daily - self.used, 0.0)
+
+
+def user_quota(*, user_id: int, owner: str) -> QuotaStatus | None:
+    """What a signed-in user's tier allows them today, and what their jobs (`owner`) used;
+    None where the site has no tier for them."""
+    fallback = Q(default_for=Tier.SIGNED_IN) | Q(default_for=Tier.ANONYMOUS)
+    # The tier for signed-in users before the one for everyone ("signed_in" > "anonymous").
+    tier = (
+        _given_tiers(user_id).first()
+        or Tier.objects.filter(fallback).order_by("-default_for").first()
+    )
+    if tier is None:
+        return None
+    used = get_store().usage(owner, quota_day(time.time()))
+    return QuotaStatus(tier=tier.name, daily=tier.daily_gpu_seconds, used=sum(used.values()))
 
 
 def api_key_user(*, raw: str) -> int | None:

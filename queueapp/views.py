@@ -16,7 +16,7 @@ from models_registry.files import file_response, result_link_valid
 from models_registry.models import Demo
 from models_registry.registry import find_function
 
-from . import access, gradio
+from . import access, gradio, selectors
 from .services import accounts
 
 
@@ -51,7 +51,7 @@ def demo_page(request: HttpRequest, slug: str) -> HttpResponse:
     response = render(
         request,
         "lineup/demo_page.html",
-        {"demo": demo, "function": function, "page": page},
+        {"demo": demo, "function": function, "page": page, "quota": _quota(request)},
     )
     # The page carries a token tied to this session: it must not come from a shared cache.
     add_never_cache_headers(response)
@@ -144,5 +144,17 @@ def account(request: HttpRequest) -> HttpResponse:
             if key_id is not None and accounts.api_key_revoke(user=request.user, key_id=key_id):
                 messages.success(request, "The key is revoked: it is refused from now on.")
             return redirect("account")
-    keys = request.user.api_keys.all()
-    return render(request, "lineup/account.html", {"keys": keys, "new_key": new_key})
+    context = {
+        "keys": request.user.api_keys.all(),
+        "new_key": new_key,
+        "quota": _quota(request),
+    }
+    return render(request, "lineup/account.html", context)
+
+
+def _quota(request: HttpRequest) -> selectors.QuotaStatus | None:
+    """The signed-in visitor's tier and GPU time today (None: not signed in, or no tier)."""
+    if not request.user.is_authenticated:
+        return None
+    owner = access.user_owner(request.user.pk)
+    return selectors.user_quota(user_id=request.user.pk, owner=owner)

@@ -5,7 +5,9 @@ the event loop of the web process.
 """
 
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -14,8 +16,16 @@ from models_registry.registry import InferenceFunction
 
 from .. import access, events, frames, selectors
 from ..errors import QueueError
-from ..eta import Pace, line_pace, max_rank, rank_eta
-from ..line import DemoStats, Lane, LineConfig, VisitorLimits
+from ..eta import Pace, job_seconds, line_pace, max_rank, rank_eta
+from ..line import (
+    DAY_SECONDS,
+    DemoStats,
+    Lane,
+    LineConfig,
+    QuotaCheck,
+    VisitorLimits,
+    quota_day,
+)
 from ..store import Admission, Resumed, get_async_store, get_store
 from ..threads import run_in_background, run_sync, shared_call
 from .demos import wake_pool
@@ -64,6 +74,9 @@ async def job_submit(
         config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
         lane = await _lane(config, owner)
+        quota = None
+        if lane.daily_seconds is not None:
+            quota = await _quota_check(slug, owner, lane, job_seconds(config, stats))
         if function.heavy_check:  # decoding files, reading big tables: work for a thread
             inputs = await run_sync(_clean_inputs)(function, data)
         else:
@@ -82,6 +95,7 @@ async def job_submit(
             limits=visitor_limits(address),
             pace=pace,
             lane=lane,
+            quota=quota,
         )
         if admission.status not in ("stale", "no_config"):
             break
@@ -115,6 +129,15 @@ async def _lane(config: LineConfig, owner: str) -> Lane:
     if user_id is None or not config.lanes:
         return config.lane(config.anonymous_lane)
     return await run_sync(selectors.user_lane)(user_id=user_id, config=config)
+
+
+async def _quota_check(slug: str, owner: str, lane: Lane, seconds: float) -> QuotaCheck:
+    """What join.lua checks of the owner's quota: the lane's daily seconds, less what the
+    owner used today in other lines (this line's use it counts itself, in the same step)."""
+    day = quota_day(time.time())
+    used = await get_async_store().usage(owner, day)
+    elsewhere = sum(spent for demo, spent in used.items() if demo != slug)
+    return QuotaCheck(day=day, budget=lane.daily_seconds - elsewhere, job_seconds=seconds)
 
 
 async def line_config(slug: str) -> LineConfig:
@@ -205,9 +228,28 @@ def _refusal(admission: Admission, config: LineConfig) -> QueueError:
             f"Too many requests; please wait {detail} s before trying again.",
             retry_after=detail,
         )
+    if status == "quota":
+        return quota_exhausted(detail, job_seconds(config, stats))
     if status == "disabled":
         return QueueError("demo_disabled", "This demo is switched off for now.")
     return QueueError("demo_unavailable", "This demo is not available right now.")
+
+
+def quota_exhausted(left: float, needs: float) -> QueueError:
+    """The refusal of a job its owner's GPU time for today cannot cover."""
+    now = time.time()
+    resets = (quota_day(now) + 1) * DAY_SECONDS
+    resets_at = datetime.fromtimestamp(resets, UTC).isoformat(timespec="seconds")
+    wait = int(resets - now)
+    return QueueError(
+        "quota_exhausted",
+        f"Your GPU time for today is used up: {left:.0f} s left, and a job of this demo takes "
+        f"about {needs:.0f} s. It renews at midnight UTC, in {wait // 3600} h "
+        f"{wait % 3600 // 60} min.",
+        seconds_left=left,
+        resets_at=resets_at,
+        retry_after=wait,
+    )
 
 
 def job_cancel(*, slug: str, job_id: str, owner: str) -> None:

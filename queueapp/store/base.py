@@ -5,7 +5,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..eta import Pace
-from ..line import DEFAULT_LANE, NO_LIMITS, DemoStats, Lane, LineConfig, VisitorLimits
+from ..line import (
+    DEFAULT_LANE,
+    NO_LIMITS,
+    DemoStats,
+    Lane,
+    LineConfig,
+    QuotaCheck,
+    VisitorLimits,
+)
 
 # A job record that never finishes (its demo deleted, say) is forgotten after a day.
 UNFINISHED_JOB_TTL = 24 * 3600
@@ -140,6 +148,10 @@ class QueueStore:
         """The storage server's own settings of these names (those it has)."""
         raise NotImplementedError
 
+    def usage(self, owner: str, day: int) -> dict[str, float]:
+        """The GPU seconds `owner` was charged on `day`, by demo (those with any)."""
+        raise NotImplementedError
+
     def demos(self) -> list[str]:
         """Every demo whose settings were published."""
         raise NotImplementedError
@@ -161,6 +173,7 @@ class QueueStore:
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
+        quota: QuotaCheck | None = None,
     ) -> Admission:
         """Admit a job, or say why not; "stale" when the settings are no longer `version`
         (None: do not check)."""

@@ -30,6 +30,11 @@ def session_key(slug: str, session: str) -> str:
     return key(slug, f"session:{session}")
 
 
+def usage_key(slug: str, day: int) -> str:
+    """The GPU seconds each owner was charged in the demo's line on a day (`quota_day`)."""
+    return key(slug, f"usage:{day}")
+
+
 def rate_key(slug: str, who: str, name: str | None) -> str:
     """Joins this minute by an owner (`who` "owner") or an address (`who` "address")."""
     return key(slug, f"rate:{who}:{name}")

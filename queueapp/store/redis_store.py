@@ -23,6 +23,7 @@ from ..line import (
     DemoStats,
     Lane,
     LineConfig,
+    QuotaCheck,
     VisitorLimits,
 )
 from . import scripts
@@ -36,7 +37,16 @@ from .base import (
     Taken,
     Undelivered,
 )
-from .keys import DEMOS_KEY, job_key, key, pool_key, requests_key, session_key, worker_key
+from .keys import (
+    DEMOS_KEY,
+    job_key,
+    key,
+    pool_key,
+    requests_key,
+    session_key,
+    usage_key,
+    worker_key,
+)
 
 # Redis connections: no socket timeout (redis-py 8 defaults to 5 s), and no client name
 # (looking up redis-py's version costs about a millisecond per new connection).
@@ -129,6 +139,14 @@ class RedisQueueStore(QueueStore):
     def demos(self) -> list[str]:
         return sorted(self.redis.smembers(DEMOS_KEY))
 
+    def usage(self, owner: str, day: int) -> dict[str, float]:
+        slugs = self.demos()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for slug in slugs:
+                pipe.hget(usage_key(slug, day), owner)
+            used = pipe.execute()
+        return {slug: float(seconds) for slug, seconds in zip(slugs, used) if seconds}
+
     def stats(self, slug: str) -> DemoStats:
         return DemoStats(*map(_float, self.redis.hmget(key(slug, "stats"), "avg_run", "avg_batch")))
 
@@ -146,6 +164,7 @@ class RedisQueueStore(QueueStore):
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
+        quota: QuotaCheck | None = None,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -159,6 +178,7 @@ class RedisQueueStore(QueueStore):
             limits=limits,
             pace=pace,
             lane=lane,
+            quota=quota,
         )
         return scripts.join_reply(self._run("join", call))
 
@@ -404,6 +424,7 @@ class AsyncRedisQueueStore:
         limits: VisitorLimits = NO_LIMITS,
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
+        quota: QuotaCheck | None = None,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -417,8 +438,18 @@ class AsyncRedisQueueStore:
             limits=limits,
             pace=pace,
             lane=lane,
+            quota=quota,
         )
         return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
+
+    async def usage(self, owner: str, day: int) -> dict[str, float]:
+        """`RedisQueueStore.usage`, on the event loop."""
+        slugs = sorted(await self.redis.smembers(DEMOS_KEY))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for slug in slugs:
+                pipe.hget(usage_key(slug, day), owner)
+            used = await pipe.execute()
+        return {slug: float(seconds) for slug, seconds in zip(slugs, used) if seconds}
 
     async def pool_alive(self, pool: str) -> bool:
         seconds, micros = await self.redis.time()  # Redis's clock, as the heartbeats use

@@ -7,12 +7,13 @@ the constants that Python and Lua must agree on, written here once.
 """
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..eta import Pace
-from ..line import DemoStats, Lane, VisitorLimits
+from ..line import DemoStats, Lane, QuotaCheck, VisitorLimits, quota_day
 from .base import (
     UNFINISHED_JOB_TTL,
     Admission,
@@ -23,7 +24,7 @@ from .base import (
     Taken,
     TakenJob,
 )
-from .keys import job_key, key, rate_key
+from .keys import job_key, key, rate_key, usage_key
 
 LUA_DIR = Path(__file__).parent / "lua"
 NAMES = ("join", "take_batch", "renew", "finish_batch", "reap", "cancel", "detach", "resume")
@@ -92,6 +93,7 @@ def join_call(
     limits: VisitorLimits,
     pace: Pace | None,
     lane: Lane,
+    quota: QuotaCheck | None,
 ) -> Call:
     def limit(value: int | None, needs_address: bool = False) -> int | str:
         return "" if not value or (needs_address and address is None) else value
@@ -112,6 +114,7 @@ def join_call(
         key(slug, "seq"),
         key(slug, "minutes"),
         key(slug, "lanes"),
+        usage_key(slug, quota.day if quota else quota_day(time.time())),
     ]
     args = [
         job_id,
@@ -130,6 +133,8 @@ def join_call(
         lane.name,
         lane.step,
         _blank(lane.max_active),
+        "" if quota is None else quota.budget,
+        "" if quota is None else quota.job_seconds,
     ]
     return Call(keys, args)
 
@@ -221,6 +226,7 @@ def finish_batch_call(
         key(slug, "minutes"),
         key(slug, f"runs:{len(endings)}"),
         key(slug, "batch_sizes"),
+        usage_key(slug, quota_day(time.time())),
     ]
     keys += [job_key(slug, ending.job_id) for ending in endings]
     args: list[Any] = [keep_seconds, duration, AVERAGE_WEIGHT, slot]

@@ -1,5 +1,6 @@
 """Accounts on the running stack: a signed-in visitor's jobs and a key's jobs belong to their
-user, whichever browser or script asks, and to no one else; a revoked key is refused at once."""
+user, whichever browser or script asks, and to no one else; a revoked key is refused at once,
+and so is a user whose GPU time for the day is used up."""
 
 import asyncio
 import json
@@ -8,9 +9,11 @@ import uuid
 
 import httpx
 import pytest
+import redis
 import requests
 import websockets
 
+from queueapp.store.keys import key as key_of
 from tests.support.gradio import gradio_client
 
 pytestmark = pytest.mark.stack
@@ -217,3 +220,53 @@ def test_gradio_clients_token_is_a_key_that_makes_the_job_the_users(stack, peopl
     assert mine.status_code == 200 and "event: complete" in mine.text
     theirs = requests.get(f"{call}/{event_id}", headers={"Authorization": f"Bearer {bob_key}"})
     assert theirs.status_code == 404
+
+
+def test_a_user_whose_gpu_time_is_used_up_is_refused_at_every_way_in_before_anything_waits(
+    stack,
+):
+    cy, tier = f"cy-{uuid.uuid4().hex[:6]}", f"spent-{uuid.uuid4().hex[:6]}"
+    stack.add_user(cy, PASSWORD)
+    stack.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.contrib.auth.models import User\n"
+        "from queueapp.models import Tier\n"
+        f"tier = Tier.objects.create(name='Spent', slug={tier!r}, daily_gpu_seconds=0)\n"
+        f"tier.users.add(User.objects.get(username={cy!r}))",
+    )
+    key = stack.api_key(cy)
+    waiting_before = redis.Redis.from_url(stack.redis_url).zcard(key_of("text-echo", "waiting"))
+
+    api = requests.post(
+        f"{stack.base_url}/api/v1/demos/text-echo/jobs/",
+        json={"data": ["hi"]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert api.status_code == 429, api.text
+    error = api.json()["error"]
+    assert error["code"] == "quota_exhausted" and error["seconds_left"] == 0
+    assert error["resets_at"].endswith("T00:00:00+00:00") and "midnight UTC" in error["message"]
+
+    async def over_the_socket() -> dict:
+        async with script_socket(stack, key) as socket:
+            await socket.recv()  # hello
+            return await answer(
+                socket, {"msg": "join", "demo": "text-echo", "data": ["hi"], "ref": "r"}
+            )
+
+    frame = asyncio.run(over_the_socket())
+    assert frame["msg"] == "error" and frame["code"] == "quota_exhausted", frame
+
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        gradio_client(f"{stack.base_url}/demos/text-echo/", token=key).predict(
+            "hi", api_name="/text_echo"
+        )
+    assert refused.value.response.status_code == 429
+
+    page = signed_in(stack, cy).get(f"{stack.base_url}/demos/text-echo/").text
+    assert "0.0 s left" in page
+    assert redis.Redis.from_url(stack.redis_url).zcard(key_of("text-echo", "waiting")) == (
+        waiting_before
+    )

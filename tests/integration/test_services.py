@@ -1,6 +1,7 @@
 """The queue's services and the worker's batch runner, on a real Redis."""
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -9,11 +10,12 @@ from django.contrib.auth.models import Group, User
 from models_registry.models import Demo
 from queueapp import access, selectors, worker
 from queueapp.errors import QueueError
-from queueapp.line import LineConfig
+from queueapp.line import LineConfig, quota_day
 from queueapp.models import Tier
 from queueapp.selectors import demo_stats
 from queueapp.services import jobs
 from queueapp.store import get_store
+from queueapp.store.keys import usage_key
 from tests.support.loop import on_loop
 from tests.support.loop import submit as submit_job
 
@@ -193,3 +195,30 @@ def test_a_users_tier_direct_or_through_a_group_gives_their_jobs_its_lane(slug):
     assert submit(slug, ["bob"], owner=access.user_owner(bob.pk)).rank == 5
     # ...and Cy has the team's lane through his group: behind Ada, ahead of the others.
     assert submit(slug, ["cy"], owner=access.user_owner(cy.pk)).rank == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tiers_quota_counts_every_demos_use_and_refuses_with_what_is_left(slug):
+    Tier.objects.create(name="Free", slug="free", default_for=Tier.SIGNED_IN, daily_gpu_seconds=10)
+    ada = User.objects.create_user("ada")
+    owner = access.user_owner(ada.pk)
+    elsewhere = f"{slug}-other"
+    for name in (slug, elsewhere):
+        demo = Demo(slug=name, title=name, function="identity_text", worker_pool="nowhere")
+        demo.expected_seconds, demo.max_jobs_per_visitor = 4, None
+        get_store().publish_config(name, LineConfig.from_demo(demo, **selectors.site_lanes()))
+    store = get_store()
+    # Ada used 3 s in another demo today: 7 s are left, room for one job of 4 s here.
+    day = quota_day(time.time())
+    store.redis.hincrbyfloat(usage_key(elsewhere, day), owner, 3)
+    submit(slug, ["one"], owner=owner)
+    with pytest.raises(QueueError) as refused:
+        submit(slug, ["two"], owner=owner)
+    error = refused.value
+    assert error.code == "quota_exhausted"
+    assert error.details["seconds_left"] == 3  # 10 - 3 elsewhere - 4 for the job waiting here
+    assert error.details["resets_at"].endswith("T00:00:00+00:00")
+    assert 0 < error.details["retry_after"] <= 86400
+    assert store.queue_size(slug) == 1  # nothing was queued for the refused join
+    # Visitors who are not signed in have no tier here, so no quota.
+    assert submit(slug, ["anyone"]).rank == 1

@@ -1,8 +1,11 @@
 """The queue's scripts against a real Redis."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from queueapp.line import Lane
+import pytest
+
+from queueapp.line import Lane, QuotaCheck, quota_day
 from queueapp.store import Ending, get_store
 
 
@@ -257,3 +260,30 @@ def test_a_lanes_limit_on_active_jobs_applies_with_the_demos(slug, publish):
 
     assert statuses(Lane("strict", max_active=1), "a") == ["ok"] + ["owner_limit"] * 3
     assert statuses(Lane("loose", max_active=10), "b") == ["ok"] * 3 + ["owner_limit"]
+
+
+def test_a_quota_refuses_the_join_it_cannot_cover_and_each_ending_is_charged_once(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=4, max_jobs_per_visitor=None)
+    store = get_store()
+    day = quota_day(time.time())
+    check = QuotaCheck(day=day, budget=10.0, job_seconds=3.0)
+
+    def join_as(owner: str, n: int, first: int = 0) -> list:
+        return [
+            store.join(slug, job_id=f"{owner}{i}", owner=owner, channel="", inputs=[], quota=check)
+            for i in range(first, first + n)
+        ]
+
+    ada = join_as("ada", 4)  # three jobs of 3 s fit in 10 s; a fourth would need 12
+    assert [a.status for a in ada] == ["ok", "ok", "ok", "quota"]
+    assert ada[3].detail == 1  # seconds left
+    assert [a.status for a in join_as("bob", 1)] == ["ok"]
+    taken = store.take_batch(slug, slot="s")
+    assert len(taken.jobs) == 4
+    finish(slug, "s", taken.jobs, duration=0.8)  # 0.2 s each
+    finish(slug, "s", taken.jobs, duration=0.8)  # the same endings again: recorded once, so
+    assert store.usage("ada", day) == {slug: pytest.approx(0.6)}  # charged once
+    assert store.usage("bob", day) == {slug: pytest.approx(0.2)}
+    assert store.usage("cy", day) == {}
+    # Ada's jobs ended: what is left of her 10 s (9.4) holds three more jobs of 3 s.
+    assert [a.status for a in join_as("ada", 4, first=10)] == ["ok", "ok", "ok", "quota"]

@@ -11,6 +11,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from queueapp.errors import QueueError
+from queueapp.line import quota_day
 from queueapp.store import get_store, job_key
 from tests.support.functions import busy_key, read_runs
 from tests.support.loop import submit
@@ -27,9 +28,12 @@ def cluster(tmp_path):
     cluster.stop()
 
 
-def submit_many(slug: str, count: int, seconds: float, channel: str = "") -> list[str]:
+def submit_many(
+    slug: str, count: int, seconds: float, channel: str = "", owner=lambda n: f"v{n}"
+) -> list[str]:
+    """Jobs of visitor `owner(n)` for n in 0..count-1 (each a visitor of their own by default)."""
     return [
-        submit(slug=slug, data=[f"{slug}/{n}", seconds], owner=f"v{n}", channel=channel).job_id
+        submit(slug=slug, data=[f"{slug}/{n}", seconds], owner=owner(n), channel=channel).job_id
         for n in range(count)
     ]
 
@@ -92,15 +96,19 @@ def test_a_lone_job_starts_at_once(cluster, slug, publish):
     assert [run["labels"] for run in read_runs(slug)] == [[f"{slug}/0"], [f"{slug}/1"]]
 
 
-def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
-    """20 kill -9s across 500 jobs: every job ends exactly once, delivered exactly once."""
+def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish, settings):
+    """20 kill -9s across 500 jobs of 5 users: every job ends exactly once, delivered exactly
+    once, and is charged to its user's quota once."""
     publish(
         function="recorded_sleep_batch",
         batch=True,
         max_batch_size=4,
         concurrency_count=4,
         worker_pool=slug,
+        max_jobs_per_visitor=None,
     )
+    settings.LINEUP_JOINS_PER_MINUTE_PER_VISITOR = 0  # each user sends 100 jobs at once
+    days = {quota_day(time.time())}
     workers = [cluster.worker(slug) for _ in range(4)]
 
     layer = get_channel_layer()
@@ -127,7 +135,7 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     store = get_store()
     mid_batch = 0  # kills that landed while the victim ran a batch
     try:
-        jobs = submit_many(slug, 500, 0.2, channel=channel)
+        jobs = submit_many(slug, 500, 0.2, channel=channel, owner=user_of)
         rng = random.Random(7)
         for _ in range(20):
             time.sleep(rng.uniform(0.2, 0.6))  # spacing between kills, not a wait
@@ -149,7 +157,7 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
 
     store = get_store()
     outcomes = [
-        store.resume(slug, job_id=job, owner=f"v{n}", channel="") for n, job in enumerate(jobs)
+        store.resume(slug, job_id=job, owner=user_of(n), channel="") for n, job in enumerate(jobs)
     ]
     statuses = Counter(outcome.status for outcome in outcomes)
     assert set(statuses) <= {"completed", "failed"}, statuses
@@ -161,6 +169,29 @@ def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish):
     # Each batch cut short went back to the line (or failed, past its attempts).
     assert mid_batch > 0
     assert int(store.counters(slug)["requeued"]) + statuses["failed"] > 0
+
+    # Each job its function completed was charged its batch's share once, in the step that
+    # recorded its ending; a job lost with its worker was charged nothing; and each user's
+    # use of the day is the sum of their jobs' charges.
+    days.add(quota_day(time.time()))  # the run may cross midnight, UTC
+    charges = [store.redis.hget(job_key(slug, job), "charged") for job in jobs]
+    for outcome, charged in zip(outcomes, charges):
+        assert (charged is not None) == (outcome.status == "completed")
+    for user in range(USERS):
+        charged = sum(
+            float(charge or 0) for n, charge in enumerate(charges) if user_of(n) == user_of(user)
+        )
+        used = sum(store.usage(user_of(user), day).get(slug, 0.0) for day in days)
+        assert used == pytest.approx(charged, rel=0.01)
+        assert used > 0
+
+
+USERS = 5
+
+
+def user_of(n: int) -> str:
+    """The owner of job n when jobs are spread over USERS users."""
+    return f"user:{n % USERS}"
 
 
 def busy_worker(workers: list, rng: random.Random, timeout: float = 30):

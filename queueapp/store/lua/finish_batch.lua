@@ -1,9 +1,13 @@
 -- Record the ending of each job of a batch, once: only a job that is still running under
 -- this worker's slot can end here (one that was cancelled, timed out, or handed to another
 -- worker after this one was presumed dead is left as it is).
+-- Each job whose ending is recorded is charged, in the same step, its share of the batch's
+-- run time (duration / jobs in the batch) to its owner's usage of the day: once, as its
+-- ending is recorded once.
 -- KEYS[1] running zset   KEYS[2] stats hash   KEYS[3] outbox zset   KEYS[4] active hash
 -- KEYS[5] histograms hash   KEYS[6] minutes hash   KEYS[7] recent run times of batches of
--- this size (list)   KEYS[8] batch sizes set   KEYS[9..] the jobs' hashes, in ARGV order
+-- this size (list)   KEYS[8] batch sizes set   KEYS[9] today's usage hash (owner -> GPU
+-- seconds)   KEYS[10..] the jobs' hashes, in ARGV order
 -- ARGV[1] seconds to keep finished jobs   ARGV[2] batch duration in seconds
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
 -- ARGV[4] the worker's slot token
@@ -16,13 +20,18 @@ local now = clock()
 local line = {stats = KEYS[2], active = KEYS[4], outbox = KEYS[3]}
 local channels = {}
 local ended = {completed = 0, failed = 0}
-local size = #KEYS - 8
+local size = #KEYS - 9
+local share = tonumber(ARGV[2]) / size
 for i = 1, size do
-  local job_key = KEYS[8 + i]
+  local job_key = KEYS[9 + i]
   local base = 5 + (i - 1) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot')
+  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner')
   if job[1] == 'running' and job[3] == ARGV[4] then
+    redis.call('HSET', job_key, 'charged', tostring(share))
+    if job[4] then
+      redis.call('HINCRBYFLOAT', KEYS[9], job[4], share)
+    end
     local field = 'outputs'
     if status ~= 'completed' then
       field = 'error'
@@ -51,6 +60,7 @@ redis.call('LTRIM', KEYS[7], 0, 499)
 redis.call('SADD', KEYS[8], size)
 observe(KEYS[5], 'run', tonumber(ARGV[2]), SECONDS)
 observe(KEYS[5], 'batch', size, SIZES)
+redis.call('EXPIRE', KEYS[9], 2 * 86400)
 ended.batches, ended.batch_jobs, ended.run_sum = 1, size, tonumber(ARGV[2])
 per_minute(KEYS[6], now, ended)
 return channels

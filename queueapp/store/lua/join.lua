@@ -12,6 +12,7 @@
 -- KEYS[8] the owner's join counter   KEYS[9] the address's join counter (each a minute long)
 -- KEYS[10] idle set   KEYS[11] bell list   KEYS[12] wake-up mark   KEYS[13] the line's seq
 -- KEYS[14] minutes hash   KEYS[15] lanes hash (lane -> its clock)
+-- KEYS[16] today's usage hash (owner -> GPU seconds charged today in this line)
 -- ARGV[1] job id   ARGV[2] owner   ARGV[3] reply channel   ARGV[4] inputs (JSON)
 -- ARGV[5] seconds to keep the job record if it is never finished
 -- ARGV[6] the largest rank whose ETA is within max_wait_seconds ("": no such limit)
@@ -23,11 +24,14 @@
 --          when the job is predicted to start ("": no prediction)
 -- ARGV[14] the job's lane   ARGV[15] the lane's step
 -- ARGV[16] the most active jobs per owner in the lane ("": the demo's own limit)
+-- ARGV[17] the GPU seconds the owner may still use today in this line ("": no quota)
+-- ARGV[18] the seconds one job is expected to take (its share of a batch)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq, how many waiting jobs it was placed ahead of}
 --      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
 --      | {"owner_limit", active, avg run, avg batch} | {"address_limit", active, ...}
---      | {"rate_limit", seconds until its minute ends, ...} | {"disabled"} | {"no_config"}
+--      | {"rate_limit", seconds until its minute ends, ...}
+--      | {"quota", GPU seconds left to the owner today, ...} | {"disabled"} | {"no_config"}
 --      | {"stale"} (the settings changed since the caller read them: read them again).
 local now = clock()
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -78,6 +82,19 @@ for _, active in ipairs(active_limits) do
     if count >= active[2] then
       return refuse(active[3], count)
     end
+  end
+end
+
+-- The owner's quota: what they used today, and what their jobs in the line will use, leave
+-- room for this job.
+local budget = tonumber(ARGV[17])
+if budget then
+  local job_seconds = tonumber(ARGV[18])
+  local used = tonumber(redis.call('HGET', KEYS[16], ARGV[2]) or '0')
+  local pending = tonumber(redis.call('HGET', KEYS[7], 'owner:' .. ARGV[2]) or '0')
+  local left = budget - used - pending * job_seconds
+  if left < job_seconds then
+    return refuse('quota', math.max(0, math.floor(left)))
   end
 end
 
