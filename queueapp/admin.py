@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from models_registry.models import Demo
 from models_registry.registry import get_function
 
-from .models import ApiKey, Tier
+from .models import ApiKey, DemoTier, Tier
 from .selectors import demo_dashboard, demo_stats, live_workers, queue_size
 from .services.accounts import api_key_fill
 from .services.demos import demo_clear, demo_pause, demo_resume
@@ -20,6 +20,13 @@ def _refresh_seconds(request: HttpRequest) -> int:
     """The dashboard's ?refresh=<seconds>: how often it reloads itself (0: never; 5 if unset)."""
     value = request.GET.get("refresh", "5")
     return int(value) if value.isdecimal() and len(value) <= 4 else 5
+
+
+class DemoTierInline(admin.TabularInline):
+    """The tiers' terms in this demo: refused, or a share of its turns kept for them."""
+
+    model = DemoTier
+    extra = 0
 
 
 @admin.register(Demo)
@@ -40,6 +47,7 @@ class DemoAdmin(admin.ModelAdmin):
     )
     list_filter = ("enabled", "paused", "batch", "api_open", "worker_pool")
     actions = ("pause_demos", "resume_demos", "clear_lines")
+    inlines = (DemoTierInline,)
     change_list_template = "admin/models_registry/demo/change_list.html"
     search_fields = ("title", "slug", "function")
     prepopulated_fields = {"slug": ("title",)}

@@ -34,6 +34,7 @@ STATUS_OF = {
     "invalid_input": 400,
     "invalid_key": 401,
     "api_closed": 403,
+    "tier_not_allowed": 403,
     "unknown_demo": 404,
     "unknown_job": 404,
     "method_not_allowed": 405,

@@ -92,6 +92,7 @@ MAX_UPLOAD_FILES = 16
 STATUS_OF = {
     "queue_full": 503,
     "api_closed": 403,
+    "tier_not_allowed": 403,
     "unknown_demo": 404,
     "unknown_job": 404,
     "rate_limited": 429,

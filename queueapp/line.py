@@ -14,14 +14,16 @@ TICKS_PER_JOB = 65536
 
 @dataclass(frozen=True)
 class Lane:
-    """A tier's lane in every line: its weight (its share of the turns while lines are busy),
-    the most jobs one visitor of the tier may have waiting or running in one line (None: the
-    demo's own limit), and the GPU seconds a day one visitor may use (None: no quota)."""
+    """A tier's lane in a line: its weight there (its share of the turns while the line is
+    busy), the most jobs one visitor of the tier may have waiting or running in one line
+    (None: the demo's own limit), the GPU seconds a day one visitor may use (None: no
+    quota), and whether the demo refuses the tier."""
 
     name: str
     weight: int = 1
     max_active: int | None = None
     daily_seconds: float | None = None
+    refused: bool = False  # its visitors may not use this demo
 
     @property
     def step(self) -> int:
@@ -72,8 +74,8 @@ class LineConfig:
     expected_seconds: float = 1.0
     pool: str = "default"
     api_open: bool = True
-    # The site's tiers (queueapp.models.Tier), the same in every line, and the lanes of
-    # visitors not signed in and of signed-in users without a tier of their own.
+    # The site's tiers (queueapp.models.Tier) on the demo's terms, and the lanes of visitors
+    # not signed in and of signed-in users without a tier of their own.
     lanes: tuple[Lane, ...] = ()
     anonymous_lane: str = ""
     signed_in_lane: str = ""
@@ -143,7 +145,10 @@ def _encode(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, tuple):  # the lanes
         return json.dumps(
-            [[lane.name, lane.weight, lane.max_active, lane.daily_seconds] for lane in value]
+            [
+                [lane.name, lane.weight, lane.max_active, lane.daily_seconds, lane.refused]
+                for lane in value
+            ]
         )
     return str(value)
 

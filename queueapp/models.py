@@ -95,3 +95,31 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DemoTier(models.Model):
+    """A tier's terms in one demo: refused there, or a share of its busy line's turns kept
+    for it (its weight there is raised as far as the share needs)."""
+
+    demo = models.ForeignKey("models_registry.Demo", on_delete=models.CASCADE, related_name="+")
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="demo_terms")
+    refused = models.BooleanField(
+        default=False, help_text="Visitors of this tier may not use this demo."
+    )
+    min_share = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="The percentage of this demo's turns kept for the tier while its line is "
+        "busy, whatever the weights of the others. Empty: its weight alone.",
+    )
+
+    class Meta:
+        verbose_name = "tier's terms"
+        verbose_name_plural = "tiers' terms"
+        constraints = [
+            models.UniqueConstraint(fields=["demo", "tier"], name="one_set_of_terms_per_tier")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tier} in {self.demo}"

@@ -15,8 +15,8 @@ from models_registry.registry import InferenceFunction, get_function
 
 from .errors import QueueError
 from .eta import rank_eta
-from .line import Lane, LineConfig, quota_day
-from .models import ApiKey, Tier
+from .line import DEFAULT_LANE, Lane, LineConfig, quota_day
+from .models import ApiKey, DemoTier, Tier
 from .store import get_async_store, get_store
 from .threads import shared_call
 
@@ -37,19 +37,33 @@ def demo_config(*, slug: str) -> LineConfig:
         demo = Demo.objects.get(slug=slug)
     except Demo.DoesNotExist:
         raise QueueError("unknown_demo", f"There is no demo called '{slug}'.") from None
-    store.publish_config(slug, LineConfig.from_demo(demo, **site_lanes()))
+    store.publish_config(slug, LineConfig.from_demo(demo, **demo_lanes(demo)))
     return store.config(slug)
 
 
-def site_lanes() -> dict[str, Any]:
-    """The site's tiers as lanes, for `LineConfig.from_demo`."""
+def demo_lanes(demo: Demo) -> dict[str, Any]:
+    """The site's tiers as lanes of the demo's line, on its terms, for
+    `LineConfig.from_demo`."""
     tiers = list(Tier.objects.all())
+    terms = {term.tier_id: term for term in DemoTier.objects.filter(demo_id=demo.pk)}
     default = {tier.default_for: tier.slug for tier in tiers if tier.default_for}
+    anonymous = default.get(Tier.ANONYMOUS, "")
+    # Every lane's weight, the lane of visitors without a tier (weight 1) included.
+    weights = {tier.pk: tier.weight for tier in tiers}
+    total = sum(weights.values()) + (0 if anonymous else DEFAULT_LANE.weight)
+    lanes = []
+    for tier in tiers:
+        term = terms.get(tier.pk)
+        weight = tier.weight
+        if term and term.min_share:
+            # w / (w + others) >= share  <=>  w >= share * others / (1 - share)
+            share, others = term.min_share / 100, total - tier.weight
+            weight = max(weight, math.ceil(share * others / (1 - share)))
+        refused = bool(term and term.refused)
+        lanes.append(Lane(tier.slug, weight, tier.max_active_jobs, tier.daily_gpu_seconds, refused))
     return {
-        "lanes": tuple(
-            Lane(t.slug, t.weight, t.max_active_jobs, t.daily_gpu_seconds) for t in tiers
-        ),
-        "anonymous_lane": default.get(Tier.ANONYMOUS, ""),
+        "lanes": tuple(lanes),
+        "anonymous_lane": anonymous,
         "signed_in_lane": default.get(Tier.SIGNED_IN, ""),
     }
 

@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from models_registry.models import Demo
 
-from .models import Tier
+from .models import DemoTier, Tier
 from .services.demos import demo_config_publish, demo_config_withdraw, demos_config_publish_all
 
 
@@ -25,3 +25,16 @@ def withdraw_demo(sender, instance: Demo, **kwargs) -> None:
 @receiver(post_delete, sender=Tier)
 def publish_tiers(sender, instance: Tier, **kwargs) -> None:
     transaction.on_commit(demos_config_publish_all)
+
+
+@receiver(post_save, sender=DemoTier)
+@receiver(post_delete, sender=DemoTier)
+def publish_demo_terms(sender, instance: DemoTier, **kwargs) -> None:
+    demo_id = instance.demo_id
+    transaction.on_commit(lambda: _publish_demo(demo_id))
+
+
+def _publish_demo(demo_id: int) -> None:
+    demo = Demo.objects.filter(pk=demo_id).first()
+    if demo:  # not deleted with its terms
+        demo_config_publish(demo=demo)

@@ -23,14 +23,13 @@ DRAIN_TASK = "lineup.drain_demo"
 
 def demo_config_publish(*, demo) -> None:
     """Mirror a demo's settings to the queue; they apply to the next join or batch."""
-    get_store().publish_config(demo.slug, LineConfig.from_demo(demo, **selectors.site_lanes()))
+    get_store().publish_config(demo.slug, LineConfig.from_demo(demo, **selectors.demo_lanes(demo)))
 
 
 def demos_config_publish_all() -> None:
     """Publish every demo's settings again: the site's tiers, part of each, changed."""
-    lanes = selectors.site_lanes()
     for demo in Demo.objects.all():
-        get_store().publish_config(demo.slug, LineConfig.from_demo(demo, **lanes))
+        demo_config_publish(demo=demo)
 
 
 def demo_config_withdraw(*, slug: str) -> None:

@@ -74,6 +74,8 @@ async def job_submit(
         config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
         lane = await _lane(config, owner)
+        if lane.refused:
+            raise QueueError("tier_not_allowed", "This demo is not open to visitors of your tier.")
         quota = None
         if lane.daily_seconds is not None:
             quota = await _quota_check(slug, owner, lane, job_seconds(config, stats))

@@ -11,7 +11,7 @@ from models_registry.models import Demo
 from queueapp import access, selectors, worker
 from queueapp.errors import QueueError
 from queueapp.line import LineConfig, quota_day
-from queueapp.models import Tier
+from queueapp.models import DemoTier, Tier
 from queueapp.selectors import demo_stats
 from queueapp.services import jobs
 from queueapp.store import get_store
@@ -185,7 +185,7 @@ def test_a_users_tier_direct_or_through_a_group_gives_their_jobs_its_lane(slug):
     team.groups.add(supporters)
     cy.groups.add(supporters)
     demo = Demo(slug=slug, title=slug, function="identity_text", worker_pool="nowhere")
-    get_store().publish_config(slug, LineConfig.from_demo(demo, **selectors.site_lanes()))
+    get_store().publish_config(slug, LineConfig.from_demo(demo, **selectors.demo_lanes(demo)))
 
     anonymous = [submit(slug, [f"a{n}"]) for n in range(4)]
     assert [joined.rank for joined in anonymous] == [0, 1, 2, 3]
@@ -206,7 +206,7 @@ def test_a_tiers_quota_counts_every_demos_use_and_refuses_with_what_is_left(slug
     for name in (slug, elsewhere):
         demo = Demo(slug=name, title=name, function="identity_text", worker_pool="nowhere")
         demo.expected_seconds, demo.max_jobs_per_visitor = 4, None
-        get_store().publish_config(name, LineConfig.from_demo(demo, **selectors.site_lanes()))
+        get_store().publish_config(name, LineConfig.from_demo(demo, **selectors.demo_lanes(demo)))
     store = get_store()
     # Ada used 3 s in another demo today: 7 s are left, room for one job of 4 s here.
     day = quota_day(time.time())
@@ -222,3 +222,24 @@ def test_a_tiers_quota_counts_every_demos_use_and_refuses_with_what_is_left(slug
     assert store.queue_size(slug) == 1  # nothing was queued for the refused join
     # Visitors who are not signed in have no tier here, so no quota.
     assert submit(slug, ["anyone"]).rank == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_demos_terms_refuse_a_tier_and_keep_a_share_of_turns_for_another(slug):
+    team = Tier.objects.create(name="Team", slug="team", weight=8)
+    fans = Tier.objects.create(name="Fans", slug="fans")
+    everyone = Tier.objects.create(name="Everyone", slug="everyone", default_for=Tier.ANONYMOUS)
+    demo = Demo.objects.create(
+        slug=slug, title=slug, function="identity_text", worker_pool="nowhere"
+    )  # published on save, as an admin's save is
+    DemoTier.objects.create(demo=demo, tier=fans, min_share=50)
+    DemoTier.objects.create(demo=demo, tier=everyone, refused=True)
+
+    lanes = {lane.name: lane for lane in get_store().config(slug).lanes}
+    # Half of the busy line's turns for the fans: a weight of 9 against the others' 8 + 1.
+    assert lanes["fans"].weight == 9 and lanes["team"].weight == team.weight
+    assert lanes["everyone"].refused and not lanes["fans"].refused
+    with pytest.raises(QueueError) as refused:
+        submit(slug, ["anyone"])  # not signed in: the refused tier
+    assert refused.value.code == "tier_not_allowed"
+    assert get_store().queue_size(slug) == 0
