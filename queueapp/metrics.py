@@ -65,6 +65,24 @@ class LineupCollector:
             name: HistogramMetricFamily(metric, text, labels=["demo"])
             for name, (metric, text, _) in HISTOGRAMS.items()
         }
+        # The same by lane (a tier of visitors): jobs admitted, refused and started, their
+        # waits, jobs waiting now, and the GPU seconds charged to the lane's visitors.
+        lane_jobs = CounterMetricFamily(
+            "lineup_lane_jobs", "Jobs by lane and event.", labels=["demo", "lane", "event"]
+        )
+        lane_gpu = CounterMetricFamily(
+            "lineup_lane_gpu_seconds",
+            "GPU seconds charged to the lane's visitors (each job its share of its batch).",
+            labels=["demo", "lane"],
+        )
+        lane_waiting = GaugeMetricFamily(
+            "lineup_lane_waiting", "Jobs waiting in the line, by lane.", labels=["demo", "lane"]
+        )
+        lane_waits = HistogramMetricFamily(
+            "lineup_lane_wait_seconds",
+            "Time from joining the line to starting, by lane.",
+            labels=["demo", "lane"],
+        )
         pools: set[str] = set()
         for slug in store.demos():
             counters = store.counters(slug)
@@ -74,9 +92,21 @@ class LineupCollector:
                 events.add_metric([slug, event], float(counters.get(event, 0)))
             for reason in REJECTION_REASONS:
                 rejections.add_metric([slug, reason], float(counters.get(f"rejected_{reason}", 0)))
+            for field, value in counters.items():
+                counter, _, lane = field.partition("@")
+                if counter == "charged" and lane:
+                    lane_gpu.add_metric([slug, lane], float(value))
+                elif lane:
+                    lane_jobs.add_metric([slug, lane, counter], float(value))
+            for lane, count in store.lane_waiting(slug).items():
+                lane_waiting.add_metric([slug, lane], float(count))
             for name, values in store.histograms(slug).items():
+                name, _, lane = name.partition("@")
                 buckets = _buckets(values, HISTOGRAMS[name][2])
-                histograms[name].add_metric([slug], buckets, sum_value=values.get("sum", 0.0))
+                if lane:
+                    lane_waits.add_metric([slug, lane], buckets, sum_value=values.get("sum", 0.0))
+                else:
+                    histograms[name].add_metric([slug], buckets, sum_value=values.get("sum", 0.0))
             config = store.config(slug)
             if config is not None:
                 pools.add(config.pool)
@@ -86,6 +116,7 @@ class LineupCollector:
         for pool in sorted(pools - {""}):
             workers.add_metric([pool], len(store.live_workers(pool)))
         yield from (waiting, running, events, rejections, *histograms.values(), workers)
+        yield from (lane_jobs, lane_gpu, lane_waiting, lane_waits)
 
 
 _registry = CollectorRegistry(auto_describe=False)

@@ -101,7 +101,9 @@ class DemoTier(models.Model):
     """A tier's terms in one demo: refused there, or a share of its busy line's turns kept
     for it (its weight there is raised as far as the share needs)."""
 
-    demo = models.ForeignKey("models_registry.Demo", on_delete=models.CASCADE, related_name="+")
+    demo = models.ForeignKey(
+        "models_registry.Demo", on_delete=models.CASCADE, related_name="tier_terms"
+    )
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="demo_terms")
     refused = models.BooleanField(
         default=False, help_text="Visitors of this tier may not use this demo."

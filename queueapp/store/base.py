@@ -17,6 +17,8 @@ from ..line import (
 
 # A job record that never finishes (its demo deleted, say) is forgotten after a day.
 UNFINISHED_JOB_TTL = 24 * 3600
+# How much of a line is read to count its waiting jobs by lane (the dashboard, /metrics).
+LANE_SAMPLE = 5000
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,10 @@ class QueueStore:
         raise NotImplementedError
 
     def counters(self, slug: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def lane_waiting(self, slug: str, limit: int = LANE_SAMPLE) -> dict[str, int]:
+        """Jobs waiting by lane, among the first `limit` of the line."""
         raise NotImplementedError
 
     def samples(self, slug: str) -> dict[str, list[float]]:

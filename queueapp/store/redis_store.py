@@ -5,6 +5,7 @@ worker node; reads are plain commands, pipelined."""
 import asyncio
 import json
 import time
+from collections import Counter
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -28,6 +29,7 @@ from ..line import (
 )
 from . import scripts
 from .base import (
+    LANE_SAMPLE,
     Admission,
     Ending,
     JobRecord,
@@ -303,6 +305,14 @@ class RedisQueueStore(QueueStore):
             pipe.zcard(key(slug, "running"))
             stats, waiting, running = pipe.execute()
         return stats | {"waiting": str(waiting), "running": str(running)}
+
+    def lane_waiting(self, slug: str, limit: int = LANE_SAMPLE) -> dict[str, int]:
+        ids = self.redis.zrange(key(slug, "waiting"), 0, limit - 1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(job_key(slug, job_id), "lane")
+            lanes = pipe.execute()
+        return dict(Counter(lane or DEFAULT_LANE.name for lane in lanes))
 
     def samples(self, slug: str) -> dict[str, list[float]]:
         sizes = sorted(int(size) for size in self.redis.smembers(key(slug, "batch_sizes")))

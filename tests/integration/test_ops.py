@@ -70,6 +70,14 @@ def test_metrics_count_what_the_test_did(stack):
     assert value("lineup_rejections_total", demo=slow, reason="full") == 1
     assert value("lineup_jobs_total", demo=slow, event="admitted") == 2
     assert value("lineup_live_workers", pool="default") >= 1
+    # The same by lane: visitors without a tier share the default lane.
+    lane = "default"
+    assert value("lineup_lane_jobs_total", demo=quick, lane=lane, event="admitted") == 5
+    assert value("lineup_lane_jobs_total", demo=quick, lane=lane, event="started") == 5
+    assert value("lineup_lane_wait_seconds_count", demo=quick, lane=lane) == 5
+    assert value("lineup_lane_gpu_seconds_total", demo=quick, lane=lane) > 0
+    assert value("lineup_lane_waiting", demo=slow, lane=lane) == 1
+    assert value("lineup_lane_jobs_total", demo=slow, lane=lane, event="rejected") == 1
 
 
 def test_health_and_readiness(stack):

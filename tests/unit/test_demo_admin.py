@@ -112,6 +112,9 @@ def test_admin_shows_queue_settings_and_refuses_bad_combinations(admin_client):
         "max_batch_size": "4",
         "batch_wait_ms": "0",
         "worker_pool": "default",
+        # The tiers' terms in the demo: none.
+        "tier_terms-TOTAL_FORMS": "0",
+        "tier_terms-INITIAL_FORMS": "0",
     }
     response = admin_client.post("/admin/models_registry/demo/add/", form)
     assert response.status_code == 200

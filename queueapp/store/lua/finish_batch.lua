@@ -26,9 +26,10 @@ for i = 1, size do
   local job_key = KEYS[9 + i]
   local base = 5 + (i - 1) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner')
+  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner', 'lane')
   if job[1] == 'running' and job[3] == ARGV[4] then
     redis.call('HSET', job_key, 'charged', tostring(share))
+    redis.call('HINCRBYFLOAT', KEYS[2], 'charged@' .. (job[5] or 'default'), share)
     if job[4] then
       redis.call('HINCRBYFLOAT', KEYS[9], job[4], share)
     end

@@ -48,6 +48,7 @@ local stats = redis.call('HMGET', KEYS[6], 'avg_run', 'avg_batch')
 
 local function refuse(reason, detail)
   redis.call('HINCRBY', KEYS[6], 'rejected_' .. reason, 1)
+  redis.call('HINCRBY', KEYS[6], 'rejected@' .. ARGV[14], 1)
   per_minute(KEYS[14], now, {rejected = 1})
   return {reason, detail, stats[1] or '', stats[2] or ''}
 end
@@ -116,9 +117,9 @@ redis.call('HSET', KEYS[15], ARGV[14], string.format('%d', ticket + tonumber(ARG
 if ticket > last then
   redis.call('SET', KEYS[3], string.format('%d', ticket))
 end
-redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', string.format('%d', ticket), 'owner', ARGV[2],
-  'address', ARGV[7], 'channel', ARGV[3], 'inputs', ARGV[4], 'created', tostring(now),
-  'attempts', 0)
+redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', string.format('%d', ticket),
+  'lane', ARGV[14], 'owner', ARGV[2], 'address', ARGV[7], 'channel', ARGV[3],
+  'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
 if ARGV[12] ~= '' then
   -- Pace.eta for the job's rank: what the visitor is told, kept to measure the ETA's error.
   local eta = math.ceil((rank + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
@@ -129,6 +130,7 @@ redis.call('ZADD', KEYS[2], string.format('%d', ticket), ARGV[1])
 count_active(KEYS[7], ARGV[2], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[7], ARGV[5])
 redis.call('HINCRBY', KEYS[6], 'admitted', 1)
+redis.call('HINCRBY', KEYS[6], 'admitted@' .. ARGV[14], 1)
 per_minute(KEYS[14], now, {admitted = 1})
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])

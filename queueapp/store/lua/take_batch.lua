@@ -96,7 +96,7 @@ local deadline = now + tonumber(cfg[6])
 local started = {started = 0, wait_sum = 0}
 for _, id in ipairs(ids) do
   local key = named[id]
-  local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at')
+  local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at', 'lane')
   if job[1] then
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
@@ -104,6 +104,11 @@ for _, id in ipairs(ids) do
     local wait = now - tonumber(job[4])
     redis.call('LPUSH', KEYS[10], tostring(wait))
     observe(KEYS[12], 'wait', wait, SECONDS)
+    -- The same, by lane: "<counter>@<lane>".
+    local lane = job[6] or 'default'
+    observe(KEYS[12], 'wait@' .. lane, wait, SECONDS)
+    redis.call('HINCRBY', KEYS[5], 'started@' .. lane, 1)
+    started['started@' .. lane] = (started['started@' .. lane] or 0) + 1
     started.started = started.started + 1
     started.wait_sum = started.wait_sum + wait
     if job[5] then
