@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -10,8 +12,9 @@ from django.views.decorators.http import require_POST
 from models_registry.models import Demo
 from models_registry.registry import get_function
 
+from . import access
 from .models import ApiKey, DemoTier, Tier
-from .selectors import demo_dashboard, demo_stats, live_workers, queue_size
+from .selectors import demo_dashboard, demo_stats, live_workers, queue_size, user_quota
 from .services.accounts import api_key_fill
 from .services.demos import demo_clear, demo_pause, demo_resume
 
@@ -278,3 +281,38 @@ class TierAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "weight", "max_active_jobs", "default_for")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("users", "groups")
+
+
+class ApiKeyInline(admin.TabularInline):
+    """A user's API keys, to revoke (delete) here; they are made under API keys."""
+
+    model = ApiKey
+    extra = 0
+    fields = ("name", "start", "created")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class LineupUserAdmin(UserAdmin):
+    """Django's user admin, with the user's tier, their GPU time today and their API keys."""
+
+    readonly_fields = (*UserAdmin.readonly_fields, "gpu_time_today")
+    fieldsets = (*UserAdmin.fieldsets, ("Lineup", {"fields": ("gpu_time_today",)}))
+    inlines = (ApiKeyInline,)
+
+    @admin.display(description="Tier and GPU time today")
+    def gpu_time_today(self, user: User) -> str:
+        if not user.pk:
+            return "-"
+        quota = user_quota(user_id=user.pk, owner=access.user_owner(user.pk))
+        if quota is None:
+            return "No tier."
+        if quota.daily is None:
+            return f"{quota.tier}: {quota.used:.1f} s used today, no quota."
+        return f"{quota.tier}: {quota.used:.1f} s used today of {quota.daily:.0f} s."
+
+
+admin.site.unregister(User)
+admin.site.register(User, LineupUserAdmin)

@@ -346,7 +346,32 @@ def demo_dashboard(*, demo) -> dict[str, Any]:
             "Refused a minute": bars([m.get("rejected", 0) for m in minutes]),
             "Mean wait (s)": bars(mean_waits),
         },
+        "lanes": _lanes_dashboard(demo.slug, minutes[-5:]),
     }
+
+
+def _lanes_dashboard(slug: str, last_minutes: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Each lane of the line that has seen a job: waiting now, started a minute (the last
+    five), mean wait, and the GPU seconds charged to its visitors."""
+    store = get_store()
+    counters = store.counters(slug)
+    histograms = store.histograms(slug)
+    waiting = store.lane_waiting(slug)
+    names = sorted({f.partition("@")[2] for f in counters if "@" in f} | set(waiting))
+    lanes = []
+    for name in names:
+        waits = histograms.get(f"wait@{name}", {})
+        count = sum(value for bucket, value in waits.items() if bucket != "sum")
+        lanes.append(
+            {
+                "name": name,
+                "waiting": waiting.get(name, 0),
+                "started_per_minute": sum(m.get(f"started@{name}", 0) for m in last_minutes) / 5,
+                "mean_wait": waits["sum"] / count if count else None,
+                "gpu_seconds": float(counters.get(f"charged@{name}", 0)),
+            }
+        )
+    return lanes
 
 
 def live_workers(pools: list[str]) -> list[dict[str, Any]]:
