@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from . import access, frames, selectors, strict_json
 from .errors import QueueError, unavailable
-from .eta import rank_eta
+from .eta import lane_eta, line_pace
 from .line import DemoStats, LineConfig
 from .positions import PositionHub, Waiter, get_hub
 from .services import demos, jobs
@@ -169,9 +169,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             from_page=self.from_page,
         )
         self.jobs[joined.job_id] = demo
-        self.hub.wait(
-            joined.job_id, Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config)
-        )
+        waiter = Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config)
+        waiter.room, waiter.rate = joined.room, joined.rate
+        self.hub.wait(joined.job_id, waiter)
         await self.send_json(frames.joined(joined.job_id, demo, content.get("ref")))
         # The rank at admission, even if the job has started since.
         await self.send_json(frames.estimation(joined.job_id, joined.rank, joined.eta))
@@ -318,7 +318,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
     def _estimation(self, job_id: str, waiter: Waiter) -> dict[str, Any]:
         stats = self.hub.stats.get(waiter.demo, DemoStats())
-        eta = rank_eta(waiter.config, stats, waiter.rank)
+        pace = line_pace(waiter.config, stats)
+        eta = lane_eta(pace, waiter.rank, waiter.room, waiter.rate)
         pushed_back, waiter.pushed_back = waiter.pushed_back, ""
         return frames.estimation(job_id, waiter.rank, eta, pushed_back)
 

@@ -44,6 +44,16 @@ def job_seconds(config: LineConfig, stats: DemoStats) -> float:
     return pace.seconds * max(config.concurrency, 1) / pace.jobs
 
 
+def lane_eta(pace: Pace, rank: int, room: float, rate: float) -> float:
+    """Seconds until the job at `rank` starts, when other lanes may still place up to `room`
+    jobs ahead of it and send `rate` jobs a second: as many of them as arrive while it
+    waits (join.lua makes the same estimate lane by lane when it admits the job)."""
+    extra = 0.0
+    for _ in range(5):
+        extra = min(room, rate * pace.eta(rank + extra))
+    return pace.eta(rank + extra)
+
+
 def rank_eta(config: LineConfig, stats: DemoStats, rank: int) -> float:
     """Seconds until the job at `rank` (0 = next) of the demo's line starts, roughly."""
     return line_pace(config, stats).eta(rank)

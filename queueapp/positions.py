@@ -53,6 +53,10 @@ class Waiter:
     # Why the job last moved back, until the visitor is told: "priority" (a heavier lane's
     # job joined ahead) or "requeued" (a job whose worker died came back ahead).
     pushed_back: str = ""
+    # How many jobs other lanes may still place ahead of it, and how fast they send jobs
+    # (join.lua's numbers): what its ETA allows for.
+    room: int = 0
+    rate: float = 0.0
 
     def apply(self, change: dict) -> bool:
         """Move by a change numbered after `seq`; True if the rank moved."""
@@ -62,6 +66,8 @@ class Waiter:
         self.rank = max(self.rank + moved, 0)
         if moved > 0:
             self.pushed_back = change.get("why") or "requeued"
+            if self.pushed_back == "priority":
+                self.room = max(self.room - moved, 0)
         return moved != 0
 
 

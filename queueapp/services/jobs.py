@@ -39,6 +39,8 @@ class Joined:
     seq: int
     eta: float
     config: LineConfig
+    room: int = 0  # how many jobs other lanes may still place ahead of it
+    rate: float = 0.0  # how fast those lanes send jobs (joins a second)
 
 
 # What this process last saw of each demo's line: its settings, which every join checks
@@ -188,8 +190,10 @@ def _joined(job_id: str, admission: Admission, config: LineConfig, pace: Pace) -
         ticket=admission.ticket,
         rank=admission.rank,
         seq=admission.seq,
-        eta=pace.eta(admission.rank),  # the prediction join.lua recorded: same pace, same rank
+        eta=admission.eta if admission.eta is not None else pace.eta(admission.rank),
         config=config,
+        room=admission.room,
+        rate=admission.rate,
     )
 
 

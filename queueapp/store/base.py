@@ -36,6 +36,9 @@ class Admission:
     detail: int = 0
     seq: int = 0
     ahead: int = 0  # how many waiting jobs it was placed ahead of (a heavier lane's job)
+    eta: float | None = None  # its ETA, as join.lua recorded it (None: no pace was given)
+    room: int = 0  # how many jobs other lanes may still place ahead of it
+    rate: float = 0.0  # how fast those lanes send jobs (joins a second)
 
 
 @dataclass(frozen=True)

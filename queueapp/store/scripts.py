@@ -156,6 +156,9 @@ def join_reply(reply: list) -> Admission:
         created=float(reply[6]),
         seq=int(reply[7]),
         ahead=int(reply[8]),
+        eta=_float(reply[9]),
+        room=int(reply[10]),
+        rate=float(reply[11]),
     )
 
 

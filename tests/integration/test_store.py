@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from queueapp.eta import Pace, lane_eta
 from queueapp.line import Lane, QuotaCheck, quota_day
 from queueapp.store import Ending, get_store
 
@@ -287,3 +288,22 @@ def test_a_quota_refuses_the_join_it_cannot_cover_and_each_ending_is_charged_onc
     assert store.usage("cy", day) == {}
     # Ada's jobs ended: what is left of her 10 s (9.4) holds three more jobs of 3 s.
     assert [a.status for a in join_as("ada", 4, first=10)] == ["ok", "ok", "ok", "quota"]
+
+
+def test_a_job_of_a_lane_with_a_backlog_is_told_of_the_other_lanes_arrivals(slug, publish):
+    publish(concurrency_count=1, expected_seconds=1.0, max_jobs_per_visitor=None)
+    store = get_store()
+    pace = Pace(jobs=1, seconds=1.0)
+    light, heavy = Lane("light", weight=1), Lane("heavy", weight=4)
+    join_lane(slug, heavy, 8)  # the heavy lane has been sending jobs...
+    taken_order(slug, 8)  # ...and is idle now
+    joined = [
+        store.join(slug, job_id=f"l{n}", owner="o", channel="", inputs=[], lane=light, pace=pace)
+        for n in range(5)
+    ]
+    first, last = joined[0], joined[-1]
+    assert first.room == 0 and first.eta == 1.0  # at the head: nothing can pass it
+    # The last light job is 4 light steps past the head: the heavy lane may place up to 16
+    # jobs before it, and sends about 8 joins in 30 s.
+    assert last.rank == 4 and last.room == 16 and 0 < last.rate < 1
+    assert last.eta == lane_eta(pace, last.rank, last.room, last.rate) > pace.eta(4)

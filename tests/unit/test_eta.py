@@ -1,4 +1,4 @@
-from queueapp.eta import max_rank, rank_eta
+from queueapp.eta import Pace, lane_eta, max_rank, rank_eta
 from queueapp.line import DemoStats, LineConfig
 
 
@@ -40,3 +40,13 @@ def test_the_longest_wait_allowed_bounds_the_rank():
     assert max_rank(config, stats) == 5
     assert rank_eta(config, stats, 5) <= 3 < rank_eta(config, stats, 6)
     assert max_rank(line(), stats) is None
+
+
+def test_an_eta_allows_for_the_jobs_other_lanes_will_place_ahead():
+    pace = Pace(jobs=1, seconds=1.0)
+    assert lane_eta(pace, 4, room=0, rate=0.5) == 5.0  # no room ahead: its rank alone
+    # Half a job a second from the other lanes, for as long as it waits: 5 more jobs before
+    # it, which is where waiting 10 s and those lanes sending 5 jobs in 10 s agree.
+    assert lane_eta(pace, 4, room=8, rate=0.5) == 10.0
+    # However fast they send, no more than the room they have.
+    assert lane_eta(pace, 4, room=3, rate=100.0) == 8.0

@@ -27,7 +27,9 @@
 -- ARGV[17] the GPU seconds the owner may still use today in this line ("": no quota)
 -- ARGV[18] the seconds one job is expected to take (its share of a batch)
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
---          avg batch size, now, line seq, how many waiting jobs it was placed ahead of}
+--          avg batch size, now, line seq, how many waiting jobs it was placed ahead of,
+--          its ETA in seconds ("" without a pace), how many jobs other lanes may still
+--          place ahead of it, and their arrival rate (joins a second)}
 --      or {"full", waiting, avg run, avg batch} | {"too_long", rank, avg run, avg batch}
 --      | {"owner_limit", active, avg run, avg batch} | {"address_limit", active, ...}
 --      | {"rate_limit", seconds until its minute ends, ...}
@@ -114,16 +116,66 @@ if max_rank and rank > max_rank then
 end
 
 redis.call('HSET', KEYS[15], ARGV[14], string.format('%d', ticket + tonumber(ARGV[15])))
+
+-- Other lanes may still place jobs ahead of this one while it waits: each at most one per
+-- step of its clock between the head of the line and this job's ticket ("room"), and in
+-- expectation as many as it sends meanwhile (its arrival rate: joins a second, a moving
+-- average over RATE_SECONDS, kept with its step in the lanes hash as "pace@<lane>").
+local RATE_SECONDS = 30
+local clocks, paces = {}, {}
+local fields = redis.call('HGETALL', KEYS[15])
+for i = 1, #fields, 2 do
+  local lane = string.match(fields[i], '^pace@(.+)$')
+  if lane then
+    local rate, at, step = string.match(fields[i + 1], '^(%S+) (%S+) (%S+)$')
+    paces[lane] = {tonumber(rate) * math.exp((tonumber(at) - now) / RATE_SECONDS), tonumber(step)}
+  else
+    clocks[fields[i]] = tonumber(fields[i + 1])
+  end
+end
+local new_head = ticket
+if head[2] then
+  new_head = math.min(tonumber(head[2]), ticket)
+end
+local others, room, rate = {}, 0, 0
+for lane, pace in pairs(paces) do
+  if lane ~= ARGV[14] then
+    local slots = math.ceil((ticket - math.max(new_head + 1, clocks[lane] or 0)) / pace[2])
+    if slots > 0 then
+      table.insert(others, {slots, pace[1]})
+      room, rate = room + slots, rate + pace[1]
+    end
+  end
+end
+local own = (paces[ARGV[14]] or {0})[1] + 1 / RATE_SECONDS
+redis.call('HSET', KEYS[15], 'pace@' .. ARGV[14],
+  string.format('%.9f %.6f %d', own, now, tonumber(ARGV[15])))
+
 if ticket > last then
   redis.call('SET', KEYS[3], string.format('%d', ticket))
 end
 redis.call('HSET', KEYS[4], 'status', 'waiting', 'ticket', string.format('%d', ticket),
   'lane', ARGV[14], 'owner', ARGV[2], 'address', ARGV[7], 'channel', ARGV[3],
   'inputs', ARGV[4], 'created', tostring(now), 'attempts', 0)
+local eta = ''
 if ARGV[12] ~= '' then
-  -- Pace.eta for the job's rank: what the visitor is told, kept to measure the ETA's error.
-  local eta = math.ceil((rank + 1) / tonumber(ARGV[12])) * tonumber(ARGV[13])
+  -- eta.lane_eta for the job's rank and the jobs other lanes are expected to place ahead of
+  -- it: what the visitor is told, kept to measure the ETA's error.
+  local jobs, seconds = tonumber(ARGV[12]), tonumber(ARGV[13])
+  local function wait(ahead)
+    return math.ceil((ahead + 1) / jobs) * seconds
+  end
+  local extra = 0
+  for _ = 1, 5 do
+    local t = wait(rank + extra)
+    extra = 0
+    for _, other in ipairs(others) do
+      extra = extra + math.min(other[1], other[2] * t)
+    end
+  end
+  eta = wait(rank + extra)
   redis.call('HSET', KEYS[4], 'eta_at', tostring(now + eta))
+  eta = tostring(eta)
 end
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('ZADD', KEYS[2], string.format('%d', ticket), ARGV[1])
@@ -156,4 +208,5 @@ local seq = redis.call('GET', KEYS[13]) or '0'
 if ahead > 0 then
   seq = redis.call('INCR', KEYS[13])
 end
-return {'ok', ticket, rank, wake, stats[1] or '', stats[2] or '', tostring(now), seq, ahead}
+return {'ok', ticket, rank, wake, stats[1] or '', stats[2] or '', tostring(now), seq, ahead,
+  eta, room, string.format('%.9f', rate)}
