@@ -107,3 +107,75 @@ async def burst_of_arrivals(url: str, origin: str, demo: str, data: list, count:
     burst = time.perf_counter()
     arrivals = await asyncio.gather(*(arrive(url, origin, demo, data, burst) for _ in range(count)))
     return arrivals, burst
+
+
+@dataclass
+class LaneJob:
+    """One job of a lane's visitor; times are seconds on the load generator's clock."""
+
+    lane: str
+    sent: float
+    id: str = ""
+    told: float | None = None  # when its first estimation arrived
+    eta: float | None = None  # the ETA it told, in seconds from then
+    started: float | None = None  # when its process_starts arrived
+    ended: float | None = None
+
+    @property
+    def eta_error(self) -> float:
+        return abs(self.told + self.eta - self.started)
+
+
+class LaneVisitor:
+    """A script of one lane on one socket: it joins jobs on a schedule without waiting for
+    them (jobs are multiplexed by id), and notes when each is told its ETA, starts and ends."""
+
+    def __init__(self, socket, lane: str):
+        self.socket, self.lane = socket, lane
+        self.jobs: list[LaneJob] = []
+        self.by_ref: dict[str, LaneJob] = {}
+        self.by_id: dict[str, LaneJob] = {}
+
+    @classmethod
+    async def connect(cls, url: str, origin: str, lane: str, key: str = "") -> "LaneVisitor":
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        socket = await websockets.connect(
+            url, origin=origin, additional_headers=headers, max_queue=None, ping_interval=None
+        )
+        await socket.recv()  # hello
+        return cls(socket, lane)
+
+    async def join_at(self, demo: str, data: list, moments: list[float]) -> None:
+        """Join one job at each of `moments` (load generator clock)."""
+        for n, moment in enumerate(moments):
+            await asyncio.sleep(max(0.0, moment - time.perf_counter()))
+            job = LaneJob(self.lane, sent=time.perf_counter())
+            self.jobs.append(job)
+            self.by_ref[str(n)] = job
+            frame = {"msg": "join", "demo": demo, "data": data, "ref": str(n)}
+            await self.socket.send(json.dumps(frame))
+
+    async def follow(self, count: int) -> None:
+        """Read frames until `count` jobs have ended."""
+        ended = 0
+        while ended < count:
+            frame = json.loads(await self.socket.recv())
+            now, kind = time.perf_counter(), frame["msg"]
+            if kind == "joined":
+                self.by_id[frame["job"]] = self.by_ref[frame["ref"]]
+                self.by_id[frame["job"]].id = frame["job"]
+            elif kind in ("queue_full", "error"):
+                raise RuntimeError(f"a {self.lane} job was refused: {frame}")
+            job = self.by_id.get(frame.get("job"))
+            if job is None:
+                continue
+            if kind == "estimation" and job.told is None:
+                job.told, job.eta = now, frame["rank_eta"]
+            elif kind == "process_starts":
+                job.started = now
+            elif kind == "process_completed":
+                job.ended = now
+                ended += 1
+
+    async def close(self) -> None:
+        await self.socket.close()

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,12 +62,12 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench.gradio_loadgen import GradioClient, fn_indexes  # noqa: E402
-from bench.loadgen import Arrival, Call, Client, burst_of_arrivals  # noqa: E402
+from bench.loadgen import Arrival, Call, Client, LaneVisitor, burst_of_arrivals  # noqa: E402
 from models_registry.models import Demo  # noqa: E402
 from models_registry.registry import get_function  # noqa: E402
 from queueapp.line import LineConfig  # noqa: E402
 from queueapp.selectors import demo_stats, percentile  # noqa: E402
-from queueapp.store import get_store  # noqa: E402
+from queueapp.store import get_store, job_key  # noqa: E402
 
 ORIGIN_HOST = "127.0.0.1"
 LINEUP_APP = "demo_site.asgi:application"
@@ -412,6 +413,139 @@ def bare_model_rate(jobs: int, batch_size: int) -> float:
     return jobs / (time.perf_counter() - started)
 
 
+# W9: lanes with weights 4 and 1 on one saturated line (concurrency 1, batches of 4 of
+# sleepy_batch: about 74 jobs a second), 3,000 jobs arriving over 10 s, 3:1 from the lighter
+# lane, each lane's jobs spread over sockets of its own. The heavier lane's scripts show an
+# API key of a user in a tier of weight 4; the lighter lane is visitors without a tier.
+W9_JOBS = {"light": 2250, "heavy": 750}
+W9_SOCKETS = {"light": 15, "heavy": 5}
+W9_WEIGHTS = {"light": 1, "heavy": 4}
+W9_ARRIVAL_SECONDS = 10.0
+W9_BATCH = 4
+W9_KEYS: dict[str, str] = {}  # slug -> the heavier lane's key
+
+
+def prepare_w9(slug: str) -> None:
+    """The demo, and for the lanes a tier of weight 4 whose user's key the heavier lane's
+    scripts show: the demo's settings are published with the site's lanes on save."""
+    from django.contrib.auth.models import User
+
+    from queueapp.models import Tier
+    from queueapp.services.accounts import api_key_issue
+
+    call_command("migrate", verbosity=0)
+    user, _ = User.objects.get_or_create(username="w9-heavy")
+    tier, _ = Tier.objects.get_or_create(
+        slug="w9-heavy", defaults={"name": "W9 heavy", "weight": W9_WEIGHTS["heavy"]}
+    )
+    tier.users.add(user)
+    W9_KEYS[slug] = api_key_issue(user=user, name=slug)[1]
+    Demo.objects.create(
+        slug=slug,
+        title=slug,
+        function="sleepy_batch",
+        batch=True,
+        max_batch_size=W9_BATCH,
+        expected_seconds=0.054,
+        worker_pool="bench",
+        max_jobs_per_visitor=None,
+    )
+
+
+async def lanes_at_work(stack: Stack, slug: str, keys: dict[str, str]) -> list:
+    """W9's jobs, each lane's from its own sockets (showing `keys[lane]`, if any); every job,
+    once all have ended."""
+    visitors = [
+        await LaneVisitor.connect(stack.url, stack.origin, lane, keys.get(lane, ""))
+        for lane, sockets in W9_SOCKETS.items()
+        for _ in range(sockets)
+    ]
+    start = time.perf_counter()
+    work = []
+    for lane, count in W9_JOBS.items():
+        mine = [v for v in visitors if v.lane == lane]
+        moments = [start + W9_ARRIVAL_SECONDS * n / count for n in range(count)]
+        for i, visitor in enumerate(mine):
+            share = moments[i :: len(mine)]
+            work += [visitor.join_at(slug, ["hello"], share), visitor.follow(len(share))]
+    await asyncio.wait_for(asyncio.gather(*work), timeout=300)
+    await asyncio.gather(*(visitor.close() for visitor in visitors))
+    return [job for visitor in visitors for job in visitor.jobs]
+
+
+def line_record(slug: str, jobs: list) -> list[tuple[str, float, float]]:
+    """Each job's lane, and when it joined and started on Redis's clock (the order of the
+    line, which the load generator's clock, a frame later, only approximates)."""
+    with get_store().redis.pipeline(transaction=False) as pipe:
+        for job in jobs:
+            pipe.hmget(job_key(slug, job.id), "created", "started")
+        times = pipe.execute()
+    return [
+        (job.lane, float(created), float(started)) for job, (created, started) in zip(jobs, times)
+    ]
+
+
+def steady_eta_errors(jobs: list, last_arrival: float) -> list[float]:
+    """The ETA errors of the jobs that started while jobs were still arriving: an ETA
+    allows for the arrivals to come at the rate seen so far, which the end of the run
+    (unknown to the server) breaks."""
+    return [job.eta_error for job in jobs if job.started <= last_arrival]
+
+
+def lane_report(jobs: list, record: list[tuple[str, float, float]]) -> dict:
+    """Turns per lane while both lanes had jobs waiting, each lane's longest wait, the
+    lighter lane's waits against the bound of docs/architecture.md (from the line's
+    `record`), and each lane's median ETA error as its visitors saw it
+    (`steady_eta_errors`)."""
+    starts = sorted(started for _, _, started in record)
+    joined = {lane: sorted(c for name, c, _ in record if name == lane) for lane in W9_JOBS}
+    started = {lane: sorted(s for name, _, s in record if name == lane) for lane in W9_JOBS}
+
+    def waiting(lane: str, moment: float) -> int:
+        """Jobs of the lane that had joined by `moment` and not started by then."""
+        return bisect_right(joined[lane], moment) - bisect_right(started[lane], moment)
+
+    turns = {lane: 0 for lane in W9_JOBS}
+    for lane, _, start in record:
+        if all(waiting(name, start) > 0 for name in W9_JOBS):
+            turns[lane] += 1
+    # A light job waits at most (k + 1) x (1 + 4) jobs, k being the light jobs ahead of it
+    # when it joined; plus a batch, whose jobs start together.
+    ratio = W9_WEIGHTS["heavy"] / W9_WEIGHTS["light"]
+    worst = 0.0
+    for lane, created, start in record:
+        if lane == "light":
+            ahead = waiting("light", created) - 1  # less itself
+            passed = bisect_right(starts, start) - bisect_right(starts, created) - 1
+            worst = max(worst, passed / ((ahead + 1) * (1 + ratio) + W9_BATCH))
+    report = {"heavy:light turns while both wait": turns["heavy"] / max(turns["light"], 1)}
+    report["turns counted"] = sum(turns.values())
+    for lane in W9_JOBS:
+        waits = [s - c for name, c, s in record if name == lane]
+        report[f"{lane} longest wait s"] = max(waits)
+    lanes = {lane: [job for job in jobs if job.lane == lane] for lane in W9_JOBS}
+    for lane, mine in lanes.items():
+        steady = steady_eta_errors(mine, max(job.sent for job in jobs))
+        report[f"ETA error p50 ms {lane}"] = quantile_ms(steady, 0.5)
+    report["light waits ÷ bound, worst"] = worst
+    return report
+
+
+async def w9(stack: Stack, slug: str) -> tuple[int, dict]:
+    jobs = await lanes_at_work(stack, slug, {"heavy": W9_KEYS.pop(slug)})
+    return len(jobs), lane_report(jobs, line_record(slug, jobs))
+
+
+async def w9_one_lane(stack: Stack, slug: str) -> tuple[int, dict]:
+    """W9 with everyone in one lane (no key shown): the single-lane ETA error."""
+    W9_KEYS.pop(slug)
+    jobs = await lanes_at_work(stack, slug, {})
+    return len(jobs), {
+        "ETA error p50 ms": quantile_ms(steady_eta_errors(jobs, max(j.sent for j in jobs)), 0.5),
+        "longest wait s": max(job.started - job.sent for job in jobs),
+    }
+
+
 def arrivals_report(arrivals: list[Arrival], burst: float) -> dict:
     """What a burst's visitors lived through: refused handshakes, and when the last one was
     positioned (or told the line was full)."""
@@ -572,6 +706,18 @@ WORKLOADS = {
     "W7": Workload(
         "10,000 clients connect and join at once, one daphne; held 60 s", w7, [("bench", 1)]
     ),
+    "W9": Workload(
+        "lanes of weights 4 and 1, one saturated line, 3,000 jobs, 3:1 from the lighter",
+        w9,
+        [("bench", 1)],
+        prepare=prepare_w9,
+    ),
+    "W9s": Workload(
+        "W9 with everyone in one lane: the single-lane ETA error",
+        w9_one_lane,
+        [("bench", 1)],
+        prepare=prepare_w9,
+    ),
     "W7x": Workload(
         f"W7 on {settings.LINEUP_WEB_PROCESSES} daphne processes (LINEUP_WEB_PROCESSES)",
         w7,
@@ -592,6 +738,8 @@ RATIOS = [
     ("W7x", "all positioned s", "W7", "all positioned s"),
     ("W6", "batched req/s", "W6", "bare batched req/s"),
     ("W8", "req/s", "W2", "req/s"),
+    ("W9", "ETA error p50 ms light", "W9s", "ETA error p50 ms"),
+    ("W9", "ETA error p50 ms heavy", "W9s", "ETA error p50 ms"),
 ]
 
 

@@ -119,16 +119,20 @@ redis.call('HSET', KEYS[15], ARGV[14], string.format('%d', ticket + tonumber(ARG
 
 -- Other lanes may still place jobs ahead of this one while it waits: each at most one per
 -- step of its clock between the head of the line and this job's ticket ("room"), and in
--- expectation as many as it sends meanwhile (its arrival rate: joins a second, a moving
--- average over RATE_SECONDS, kept with its step in the lanes hash as "pace@<lane>").
+-- expectation as many as it sends meanwhile. A lane's arrival rate is a moving average over
+-- RATE_SECONDS: its joins, each counted less as it ages, over the time they span (so a lane
+-- that has just started sending is not taken for a slow one). The lanes hash keeps, as
+-- "pace@<lane>", the lane's aged count, when it was aged, since when it counts, its step.
 local RATE_SECONDS = 30
 local clocks, paces = {}, {}
 local fields = redis.call('HGETALL', KEYS[15])
 for i = 1, #fields, 2 do
   local lane = string.match(fields[i], '^pace@(.+)$')
   if lane then
-    local rate, at, step = string.match(fields[i + 1], '^(%S+) (%S+) (%S+)$')
-    paces[lane] = {tonumber(rate) * math.exp((tonumber(at) - now) / RATE_SECONDS), tonumber(step)}
+    local count, at, since, step = string.match(fields[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
+    count = tonumber(count) * math.exp((tonumber(at) - now) / RATE_SECONDS)
+    local span = RATE_SECONDS * (1 - math.exp(-math.max(now - tonumber(since), 0.1) / RATE_SECONDS))
+    paces[lane] = {count = count, rate = count / span, since = tonumber(since), step = tonumber(step)}
   else
     clocks[fields[i]] = tonumber(fields[i + 1])
   end
@@ -140,16 +144,19 @@ end
 local others, room, rate = {}, 0, 0
 for lane, pace in pairs(paces) do
   if lane ~= ARGV[14] then
-    local slots = math.ceil((ticket - math.max(new_head + 1, clocks[lane] or 0)) / pace[2])
+    local slots = math.ceil((ticket - math.max(new_head + 1, clocks[lane] or 0)) / pace.step)
     if slots > 0 then
-      table.insert(others, {slots, pace[1]})
-      room, rate = room + slots, rate + pace[1]
+      table.insert(others, {slots, pace.rate})
+      room, rate = room + slots, rate + pace.rate
     end
   end
 end
-local own = (paces[ARGV[14]] or {0})[1] + 1 / RATE_SECONDS
+local own = paces[ARGV[14]] or {count = 0, since = now}
+if own.count < 0.01 then
+  own.since = now  -- back after a long pause: count from now
+end
 redis.call('HSET', KEYS[15], 'pace@' .. ARGV[14],
-  string.format('%.9f %.6f %d', own, now, tonumber(ARGV[15])))
+  string.format('%.9f %.6f %.6f %d', own.count + 1, now, own.since, tonumber(ARGV[15])))
 
 if ticket > last then
   redis.call('SET', KEYS[3], string.format('%d', ticket))
