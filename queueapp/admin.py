@@ -206,8 +206,8 @@ class DemoAdmin(admin.ModelAdmin):
                 f"{stats['timeouts']} / {stats['requeued']}",
             ),
             (
-                "Rejected: full / wait too long / visitor limit / address limit / rate",
-                "{full} / {too_long} / {owner_limit} / {address_limit} / {rate_limit}".format(
+                "Rejected: full / wait too long / visitor limit / address limit / rate / quota",
+                "{full} / {too_long} / {owner_limit} / {address_limit} / {rate_limit} / {quota}".format(
                     **stats["rejected"]
                 ),
             ),

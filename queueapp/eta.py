@@ -47,7 +47,9 @@ def job_seconds(config: LineConfig, stats: DemoStats) -> float:
 def lane_eta(pace: Pace, rank: int, room: float, rate: float) -> float:
     """Seconds until the job at `rank` starts, when other lanes may still place up to `room`
     jobs ahead of it and send `rate` jobs a second: as many of them as arrive while it
-    waits (join.lua makes the same estimate lane by lane when it admits the job)."""
+    waits. join.lua makes this estimate lane by lane when it admits the job; a waiting job's
+    later estimates use the lanes' totals, which allow for a little more with three lanes
+    or more."""
     extra = 0.0
     for _ in range(5):
         extra = min(room, rate * pace.eta(rank + extra))

@@ -4,8 +4,11 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from .line import DEFAULT_LANE
 
 
 class ApiKey(models.Model):
@@ -37,6 +40,11 @@ class ApiKey(models.Model):
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def validate_lane_name(slug: str) -> None:
+    if slug == DEFAULT_LANE.name:
+        raise ValidationError(f"'{slug}' is the lane of visitors without a tier; choose another.")
+
+
 class Tier(models.Model):
     """A class of visitors with a lane of its own in every line. While a line is busy, its
     lanes take turns in proportion to their weights, first come first served within each
@@ -51,7 +59,12 @@ class Tier(models.Model):
     ]
 
     name = models.CharField(max_length=60)
-    slug = models.SlugField(max_length=40, unique=True, help_text="The lane's name.")
+    slug = models.SlugField(
+        max_length=40,
+        unique=True,
+        validators=[validate_lane_name],
+        help_text="The lane's name.",
+    )
     weight = models.PositiveIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],

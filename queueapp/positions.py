@@ -63,12 +63,20 @@ class Waiter:
         if change["seq"] <= self.seq:
             return False
         moved = bisect_left(change["back"], self.ticket) - bisect_left(change["left"], self.ticket)
-        self.rank = max(self.rank + moved, 0)
         if moved > 0:
             self.pushed_back = change.get("why") or "requeued"
             if self.pushed_back == "priority":
                 self.room = max(self.room - moved, 0)
+        self.move_to(self.rank + moved)
         return moved != 0
+
+    def move_to(self, rank: int) -> None:
+        """Take the rank `rank`. The room other lanes have ahead of the job lies between the
+        head of the line and the job: it shrinks as the job comes closer to the head."""
+        rank = max(rank, 0)
+        if rank < self.rank:
+            self.room = self.room * rank // self.rank
+        self.rank = rank
 
 
 # How many recent changes of each line a process keeps to replay to new waiters.
@@ -199,7 +207,8 @@ class PositionHub:
                     self.running.setdefault(demo, {})[job_id] = waiter.follower
                     continue
                 before = waiter.rank
-                waiter.rank, waiter.seq = rank, seq
+                waiter.move_to(rank)
+                waiter.seq = seq
                 self._replay(job_id, waiter)
                 if waiter.rank != before and job_id in waiters:
                     waiter.follower.position_changed(job_id)

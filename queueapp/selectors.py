@@ -78,7 +78,7 @@ def user_lane(*, user_id: int, config: LineConfig) -> Lane:
 def _given_tiers(user_id: int):
     """The tiers given to the user or to their groups, heaviest first."""
     given = Q(users=user_id) | Q(groups__user=user_id)
-    return Tier.objects.filter(given).order_by("-weight")
+    return Tier.objects.filter(given).order_by("-weight", "pk")
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ async def pool_has_worker_async(pool: str) -> bool:
     return _pool_now(pool, alive)
 
 
-REJECTION_REASONS = ("full", "too_long", "owner_limit", "address_limit", "rate_limit")
+REJECTION_REASONS = ("full", "too_long", "owner_limit", "address_limit", "rate_limit", "quota")
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

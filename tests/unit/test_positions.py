@@ -87,3 +87,16 @@ def test_a_waiter_pushed_back_knows_why_and_one_ahead_of_the_newcomer_does_not_m
     assert hub.waiter("d", "j2").rank == 0 and first.changed == []
     hub.advance(change(7, back=[1]))  # a job whose worker died comes back at the front
     assert hub.waiter("d", "j2").pushed_back == "requeued"
+
+
+def test_the_room_other_lanes_have_ahead_shrinks_as_a_waiter_nears_the_head():
+    hub, me = PositionHub(), Visitor()
+    mine = waiter(me, ticket=50, rank=10, seq=1)
+    mine.room = 40
+    hub.wait("j50", mine)
+    hub.advance(change(2, left=[1, 2, 3, 4, 5]))  # half of the way to the head
+    assert (mine.rank, mine.room) == (5, 20)
+    hub.advance(change(3, back=[6, 7], why="priority"))  # two of that room used
+    assert (mine.rank, mine.room) == (7, 18)
+    hub.advance(change(4, left=[6, 7, 8, 9, 10, 11, 12]))  # next in line: no room left
+    assert (mine.rank, mine.room) == (0, 0)

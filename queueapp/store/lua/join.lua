@@ -108,7 +108,13 @@ end
 -- The line's clock is the head of the line's ticket; with no one waiting, the last ticket.
 local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 local head = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-local ticket = math.max(tonumber(head[2] or last) + 1, tonumber(redis.call('HGET', KEYS[15], ARGV[14]) or '0'))
+local clock = tonumber(redis.call('HGET', KEYS[15], ARGV[14]) or '0')
+local ticket = math.max(tonumber(head[2] or last) + 1, clock)
+-- Two waiting jobs never share a ticket (lanes whose clocks meet, two idle lanes placed just
+-- after the head): the next free one, a tick later, is as good a place.
+while redis.call('ZCOUNT', KEYS[2], ticket, ticket) > 0 do
+  ticket = ticket + 1
+end
 local rank = redis.call('ZCOUNT', KEYS[2], '-inf', string.format('(%d', ticket))
 local max_rank = tonumber(ARGV[6])
 if max_rank and rank > max_rank then

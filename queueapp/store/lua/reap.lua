@@ -51,12 +51,18 @@ for i = 11, #KEYS do
         end_job(line, key, id, 'failed', 'error', err, now, ARGV[2])
         note('failed', id, job[4], job[5], err)
       else
-        -- Back to its old place: its ticket is older than every job still waiting.
-        redis.call('HSET', key, 'status', 'waiting')
+        -- Back to its old place, its ticket (or the next free one: a job of another lane
+        -- may hold it now).
+        local ticket = tonumber(job[4])
+        while redis.call('ZCOUNT', KEYS[2], ticket, ticket) > 0 do
+          ticket = ticket + 1
+        end
+        ticket = string.format('%d', ticket)
+        redis.call('HSET', key, 'status', 'waiting', 'ticket', ticket)
         redis.call('HDEL', key, 'slot', 'started', 'progress', 'partial')
-        redis.call('ZADD', KEYS[2], job[4], id)
+        redis.call('ZADD', KEYS[2], ticket, id)
         redis.call('HINCRBY', KEYS[6], 'requeued', 1)
-        note('requeued', id, job[4], job[5])
+        note('requeued', id, ticket, job[5])
       end
     end
   else
