@@ -69,10 +69,11 @@ def demo_lanes(demo: Demo) -> dict[str, Any]:
 
 
 def user_lane(*, user_id: int, config: LineConfig) -> Lane:
-    """The lane of a signed-in user: the heaviest of their tiers and their groups' tiers;
-    without one, the lane of signed-in users."""
-    tier = _given_tiers(user_id).values_list("slug", flat=True).first()
-    return config.lane(tier or config.signed_in_lane)
+    """The lane of a signed-in user: the heaviest of their tiers and their groups' tiers
+    that the demo does not refuse; without one, the lane of signed-in users."""
+    lanes = [config.lane(slug) for slug in _given_tiers(user_id).values_list("slug", flat=True)]
+    allowed = [lane for lane in lanes if not lane.refused]
+    return (allowed or lanes or [config.lane(config.signed_in_lane)])[0]
 
 
 def _given_tiers(user_id: int):

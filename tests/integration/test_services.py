@@ -14,7 +14,7 @@ from queueapp.line import LineConfig, quota_day
 from queueapp.models import DemoTier, Tier
 from queueapp.selectors import demo_stats
 from queueapp.services import jobs
-from queueapp.store import get_store
+from queueapp.store import get_store, job_key
 from queueapp.store.keys import usage_key
 from tests.support.loop import on_loop
 from tests.support.loop import submit as submit_job
@@ -168,6 +168,7 @@ def test_stats_count_what_happened_in_the_line(slug, publish):
         "owner_limit": 0,
         "address_limit": 0,
         "rate_limit": 0,
+        "quota": 0,
     }
     assert (stats["batches"], stats["mean_batch_size"]) == (1, 2)
     assert list(stats["run_seconds_by_batch_size"]) == [2]
@@ -243,3 +244,10 @@ def test_a_demos_terms_refuse_a_tier_and_keep_a_share_of_turns_for_another(slug)
         submit(slug, ["anyone"])  # not signed in: the refused tier
     assert refused.value.code == "tier_not_allowed"
     assert get_store().queue_size(slug) == 0
+    # A user whose heaviest tier the demo refuses waits in another of their tiers' lanes.
+    vip = Tier.objects.create(name="VIP", slug="vip", weight=20)
+    DemoTier.objects.create(demo=demo, tier=vip, refused=True)
+    cy = User.objects.create_user("cy")
+    cy.tiers.add(vip, fans)
+    joined = submit(slug, ["cy"], owner=access.user_owner(cy.pk))
+    assert get_store().redis.hget(job_key(slug, joined.job_id), "lane") == "fans"
