@@ -168,29 +168,32 @@ def test_the_dashboard_while_load_runs(stack, page, tmp_path):
     ] + [threading.Thread(target=load, args=("slow-steps", [2]), daemon=True) for _ in range(4)]
     for loader in loaders:
         loader.start()
-    log_in(page, stack, stack.admin_user, stack.admin_password)
+    try:
+        log_in(page, stack, stack.admin_user, stack.admin_password)
 
-    def seen_under_load() -> bool:
-        page.goto(f"{stack.base_url}/admin/models_registry/demo/dashboard/")
+        def seen_under_load() -> bool:
+            page.goto(f"{stack.base_url}/admin/models_registry/demo/dashboard/")
+            slow = demo_section(page, "slow-steps")
+            in_line = int(slow.locator(".waiting").inner_text()) + int(
+                slow.locator(".running").inner_text()
+            )
+            return in_line >= 1 and int(slow.locator(".ended").inner_text().split("/")[0]) >= 2
+
+        deadline = time.monotonic() + 60
+        while not seen_under_load():
+            assert time.monotonic() < deadline, "the dashboard never showed the load"
+            time.sleep(0.5)
         slow = demo_section(page, "slow-steps")
-        in_line = int(slow.locator(".waiting").inner_text()) + int(
-            slow.locator(".running").inner_text()
-        )
-        return in_line >= 1 and int(slow.locator(".ended").inner_text().split("/")[0]) >= 2
-
-    deadline = time.monotonic() + 60
-    while not seen_under_load():
-        assert time.monotonic() < deadline, "the dashboard never showed the load"
-        time.sleep(0.5)
-    slow = demo_section(page, "slow-steps")
-    assert slow.locator("svg rect[height]").count() == 3 * 60
-    workers = page.locator("#lineup-workers tbody tr")
-    assert "default" in workers.first.inner_text()
-    folder = Path(os.environ.get("LINEUP_SCREENSHOT_DIR") or tmp_path)
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.locator("#toggle-nav-sidebar").click()  # the admin's side menu, folded away
-    page.screenshot(path=str(folder / "dashboard.png"))
-    stop.set()
-    for loader in loaders:
-        loader.join(timeout=30)
+        assert slow.locator("svg rect[height]").count() == 3 * 60
+        workers = page.locator("#lineup-workers tbody tr")
+        assert "default" in workers.first.inner_text()
+        folder = Path(os.environ.get("LINEUP_SCREENSHOT_DIR") or tmp_path)
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        page.locator("#toggle-nav-sidebar").click()  # the admin's side menu, folded away
+        page.screenshot(path=str(folder / "dashboard.png"))
+    finally:
+        # Stopped whatever the verdict: a load left running would hold up every later test.
+        stop.set()
+        for loader in loaders:
+            loader.join(timeout=30)
     assert load_errors == []

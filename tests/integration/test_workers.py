@@ -250,7 +250,8 @@ def admin_form(demo, **changes) -> dict:
         elif name == "examples":
             value = "[]"
         form[name] = value
-    return form
+    # The tiers' terms in the demo (an inline of the same page): none.
+    return form | {"tier_terms-TOTAL_FORMS": "0", "tier_terms-INITIAL_FORMS": "0"}
 
 
 def wait_for_status(slug: str, job_id: str, status: str, timeout: float = 30) -> None:

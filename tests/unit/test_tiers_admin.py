@@ -31,10 +31,12 @@ def test_the_dashboard_shows_each_lane_of_a_busy_line(admin_client):
     page = admin_client.get("/admin/models_registry/demo/dashboard/?refresh=0").content.decode()
     section = page[page.index(f'data-demo="{slug}"') :]
     assert (
-        '<tr data-lane="everyone"><th scope="row">everyone</th><td class="waiting">2</td>'
+        '<tr data-lane="everyone"><th scope="row">everyone</th><td class="lane-waiting">2</td>'
         in section
     )
-    assert '<tr data-lane="team"><th scope="row">team</th><td class="waiting">2</td>' in section
+    assert (
+        '<tr data-lane="team"><th scope="row">team</th><td class="lane-waiting">2</td>' in section
+    )
 
 
 def test_a_users_admin_page_shows_their_tier_and_gpu_time_today(admin_client):
