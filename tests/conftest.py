@@ -113,6 +113,20 @@ class Stack:
             f"print(api_key_issue(user=User.objects.get(username={username!r}), name='t')[1])",
         ).strip()
 
+    def add_tier(self, username: str, **fields) -> str:
+        """A new tier (queueapp.models.Tier) with `fields`, given to the user alone; its name."""
+        slug = f"tier-{uuid.uuid4().hex[:6]}"
+        self.manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.contrib.auth.models import User\n"
+            "from queueapp.models import Tier\n"
+            f"tier = Tier.objects.create(name='Tier {slug}', slug={slug!r}, **{fields!r})\n"
+            f"tier.users.add(User.objects.get(username={username!r}))",
+        )
+        return f"Tier {slug}"
+
     def revoke_keys(self, username: str) -> None:
         self.manage(
             "shell",

@@ -19,18 +19,9 @@ PASSWORD = "a long enough password"
 
 def user_in_tier(stack, daily_seconds: float) -> str:
     """A new user, alone in a new tier with this daily quota."""
-    name, tier = f"u-{uuid.uuid4().hex[:6]}", f"tier-{uuid.uuid4().hex[:6]}"
+    name = f"u-{uuid.uuid4().hex[:6]}"
     stack.add_user(name, PASSWORD)
-    stack.manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.contrib.auth.models import User\n"
-        "from queueapp.models import Tier\n"
-        f"tier = Tier.objects.create(name='Tier {tier}', slug={tier!r}, "
-        f"daily_gpu_seconds={daily_seconds})\n"
-        f"tier.users.add(User.objects.get(username={name!r}))",
-    )
+    stack.add_tier(name, daily_gpu_seconds=daily_seconds)
     return name
 
 

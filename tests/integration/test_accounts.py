@@ -225,17 +225,9 @@ def test_gradio_clients_token_is_a_key_that_makes_the_job_the_users(stack, peopl
 def test_a_user_whose_gpu_time_is_used_up_is_refused_at_every_way_in_before_anything_waits(
     stack,
 ):
-    cy, tier = f"cy-{uuid.uuid4().hex[:6]}", f"spent-{uuid.uuid4().hex[:6]}"
+    cy = f"cy-{uuid.uuid4().hex[:6]}"
     stack.add_user(cy, PASSWORD)
-    stack.manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        "from django.contrib.auth.models import User\n"
-        "from queueapp.models import Tier\n"
-        f"tier = Tier.objects.create(name='Spent', slug={tier!r}, daily_gpu_seconds=0)\n"
-        f"tier.users.add(User.objects.get(username={cy!r}))",
-    )
+    stack.add_tier(cy, daily_gpu_seconds=0)
     key = stack.api_key(cy)
     waiting_before = redis.Redis.from_url(stack.redis_url).zcard(key_of("text-echo", "waiting"))
 
