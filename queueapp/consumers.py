@@ -169,8 +169,16 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             from_page=self.from_page,
         )
         self.jobs[joined.job_id] = demo
-        waiter = Waiter(self, demo, joined.ticket, joined.rank, joined.seq, joined.config)
-        waiter.room, waiter.rate = joined.room, joined.rate
+        waiter = Waiter(
+            self,
+            demo,
+            joined.ticket,
+            joined.rank,
+            joined.seq,
+            joined.config,
+            room=joined.room,
+            rate=joined.rate,
+        )
         self.hub.wait(joined.job_id, waiter)
         await self.send_json(frames.joined(joined.job_id, demo, content.get("ref")))
         # The rank at admission, even if the job has started since.
