@@ -100,6 +100,7 @@ async def job_submit(
             pace=pace,
             lane=lane,
             quota=quota,
+            several_lanes=bool(config.lanes),
         )
         if admission.status not in ("stale", "no_config"):
             break

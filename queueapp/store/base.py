@@ -179,9 +179,11 @@ class QueueStore:
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
         quota: QuotaCheck | None = None,
+        several_lanes: bool = True,
     ) -> Admission:
         """Admit a job, or say why not; "stale" when the settings are no longer `version`
-        (None: do not check)."""
+        (None: do not check). `several_lanes` False spares the estimate of what other lanes
+        may place ahead, where the site has no tiers."""
         raise NotImplementedError
 
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:

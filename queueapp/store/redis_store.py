@@ -167,6 +167,7 @@ class RedisQueueStore(QueueStore):
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
         quota: QuotaCheck | None = None,
+        several_lanes: bool = True,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -181,6 +182,7 @@ class RedisQueueStore(QueueStore):
             pace=pace,
             lane=lane,
             quota=quota,
+            several_lanes=several_lanes,
         )
         return scripts.join_reply(self._run("join", call))
 
@@ -435,6 +437,7 @@ class AsyncRedisQueueStore:
         pace: Pace | None = None,
         lane: Lane = DEFAULT_LANE,
         quota: QuotaCheck | None = None,
+        several_lanes: bool = True,
     ) -> Admission:
         call = scripts.join_call(
             slug,
@@ -449,6 +452,7 @@ class AsyncRedisQueueStore:
             pace=pace,
             lane=lane,
             quota=quota,
+            several_lanes=several_lanes,
         )
         return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
 

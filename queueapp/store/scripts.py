@@ -94,6 +94,7 @@ def join_call(
     pace: Pace | None,
     lane: Lane,
     quota: QuotaCheck | None,
+    several_lanes: bool,
 ) -> Call:
     def limit(value: int | None, needs_address: bool = False) -> int | str:
         return "" if not value or (needs_address and address is None) else value
@@ -135,6 +136,7 @@ def join_call(
         _blank(lane.max_active),
         "" if quota is None else quota.budget,
         "" if quota is None else quota.job_seconds,
+        "1" if several_lanes else "",
     ]
     return Call(keys, args)
 

@@ -26,6 +26,7 @@
 -- ARGV[16] the most active jobs per owner in the lane ("": the demo's own limit)
 -- ARGV[17] the GPU seconds the owner may still use today in this line ("": no quota)
 -- ARGV[18] the seconds one job is expected to take (its share of a batch)
+-- ARGV[19] "1" where the site has tiers (other lanes), else ""
 -- Returns {"ok", ticket, rank, wake (1: wake a worker of the pool), avg run seconds,
 --          avg batch size, now, line seq, how many waiting jobs it was placed ahead of,
 --          its ETA in seconds ("" without a pace), how many jobs other lanes may still
@@ -129,40 +130,43 @@ redis.call('HSET', KEYS[15], ARGV[14], string.format('%d', ticket + tonumber(ARG
 -- RATE_SECONDS: its joins, each counted less as it ages, over the time they span (so a lane
 -- that has just started sending is not taken for a slow one). The lanes hash keeps, as
 -- "pace@<lane>", the lane's aged count, when it was aged, since when it counts, its step.
-local RATE_SECONDS = 30
-local clocks, paces = {}, {}
-local fields = redis.call('HGETALL', KEYS[15])
-for i = 1, #fields, 2 do
-  local lane = string.match(fields[i], '^pace@(.+)$')
-  if lane then
-    local count, at, since, step = string.match(fields[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
-    count = tonumber(count) * math.exp((tonumber(at) - now) / RATE_SECONDS)
-    local span = RATE_SECONDS * (1 - math.exp(-math.max(now - tonumber(since), 0.1) / RATE_SECONDS))
-    paces[lane] = {count = count, rate = count / span, since = tonumber(since), step = tonumber(step)}
-  else
-    clocks[fields[i]] = tonumber(fields[i + 1])
-  end
-end
-local new_head = ticket
-if head[2] then
-  new_head = math.min(tonumber(head[2]), ticket)
-end
 local others, room, rate = {}, 0, 0
-for lane, pace in pairs(paces) do
-  if lane ~= ARGV[14] then
-    local slots = math.ceil((ticket - math.max(new_head + 1, clocks[lane] or 0)) / pace.step)
-    if slots > 0 then
-      table.insert(others, {slots, pace.rate})
-      room, rate = room + slots, rate + pace.rate
+-- Only where the site has tiers: with one lane, nothing can be placed ahead of a job.
+if ARGV[19] == '1' then
+  local RATE_SECONDS = 30
+  local clocks, paces = {}, {}
+  local fields = redis.call('HGETALL', KEYS[15])
+  for i = 1, #fields, 2 do
+    local lane = string.match(fields[i], '^pace@(.+)$')
+    if lane then
+      local count, at, since, step = string.match(fields[i + 1], '^(%S+) (%S+) (%S+) (%S+)$')
+      count = tonumber(count) * math.exp((tonumber(at) - now) / RATE_SECONDS)
+      local span = RATE_SECONDS * (1 - math.exp(-math.max(now - tonumber(since), 0.1) / RATE_SECONDS))
+      paces[lane] = {count = count, rate = count / span, since = tonumber(since), step = tonumber(step)}
+    else
+      clocks[fields[i]] = tonumber(fields[i + 1])
     end
   end
+  local new_head = ticket
+  if head[2] then
+    new_head = math.min(tonumber(head[2]), ticket)
+  end
+  for lane, pace in pairs(paces) do
+    if lane ~= ARGV[14] then
+      local slots = math.ceil((ticket - math.max(new_head + 1, clocks[lane] or 0)) / pace.step)
+      if slots > 0 then
+        table.insert(others, {slots, pace.rate})
+        room, rate = room + slots, rate + pace.rate
+      end
+    end
+  end
+  local own = paces[ARGV[14]] or {count = 0, since = now}
+  if own.count < 0.01 then
+    own.since = now  -- back after a long pause: count from now
+  end
+  redis.call('HSET', KEYS[15], 'pace@' .. ARGV[14],
+    string.format('%.9f %.6f %.6f %d', own.count + 1, now, own.since, tonumber(ARGV[15])))
 end
-local own = paces[ARGV[14]] or {count = 0, since = now}
-if own.count < 0.01 then
-  own.since = now  -- back after a long pause: count from now
-end
-redis.call('HSET', KEYS[15], 'pace@' .. ARGV[14],
-  string.format('%.9f %.6f %.6f %d', own.count + 1, now, own.since, tonumber(ARGV[15])))
 
 if ticket > last then
   redis.call('SET', KEYS[3], string.format('%d', ticket))
