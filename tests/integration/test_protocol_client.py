@@ -2,6 +2,7 @@
 
 import asyncio
 import urllib.request
+import uuid
 from contextlib import AsyncExitStack
 
 import pytest
@@ -19,16 +20,22 @@ def new_session(stack) -> str:
 
 
 def test_client_follows_its_place_in_line_to_its_result(stack):
+    # A line of its own that runs one job at a time: each job ahead of ours takes half a
+    # second, twice the time between two estimations, so ours hears every rank it passes.
+    line = stack.add_demo(
+        f"t-place-{uuid.uuid4().hex[:8]}",
+        function="slow_steps",
+        concurrency_count=1,
+        max_jobs_per_visitor=None,
+    )
+
     async def scenario():
         async with AsyncExitStack() as clients:
-            # The slow demo runs two jobs at once; three visitors ahead make us wait. The
-            # first ends a second before the second does, so we are next in line for a second
-            # (an estimation a quarter of a second at most), whatever the machine's speed.
-            for steps in (1, 3, 3):
+            for _ in range(3):
                 other = await clients.enter_async_context(LineupClient(stack.base_url))
-                await other.join("slow-steps", [steps])
+                await other.join(line, [1])
             me = await clients.enter_async_context(LineupClient(stack.base_url))
-            job = await me.join("slow-steps", [1])
+            job = await me.join(line, [1])
             frames = [frame async for frame in me.follow(job)]
             return job, frames
 
