@@ -24,7 +24,7 @@ from .eta import lane_eta, line_pace
 from .line import DemoStats, LineConfig
 from .positions import PositionHub, Waiter, get_hub
 from .services import demos, jobs
-from .store import get_store
+from .store import get_async_store, get_store
 from .threads import run_sync
 
 # The shortest time between two estimation frames on one socket, in seconds.
@@ -57,14 +57,15 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         page = access.read_socket_token(token, session_key)
         self.from_page = page is not None
-        # A script may show an API key instead. It is checked again before every frame, so a
-        # revoked key is refused at once.
+        # A script may show an API key instead. It is checked again before every frame that
+        # follows a revocation anywhere, so a revoked key is refused at once.
         self.key = access.bearer_key(access.header(self.scope, b"authorization"))
+        self.revocations: str | None = None
         # A job belongs to its user; else to the browser session, or to this connection alone.
         self.owner = f"socket:{self.channel_name}"
         await self.accept()
         try:
-            user_id = await run_sync(access.key_user)(self.key) if self.key else None
+            user_id = await self.key_user() if self.key else None
         except QueueError as error:  # the key is refused, or cannot be checked now
             await self.send_json(frames.error(error.code, error.message))
             await self.close(code=KEY_REFUSED if error.code == "invalid_key" else TRY_AGAIN_LATER)
@@ -139,7 +140,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             if self.key and handler != self.handle_ping:
-                await run_sync(access.key_user)(self.key)  # revoked since: refused at once
+                await self.key_still_valid()
             await handler(content)
         except QueueError as error:
             await self.send_json(frames.refusal(error.code, error.message, error.details, content))
@@ -154,6 +155,20 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             job = content.get("job") if isinstance(content.get("job"), str) else None
             log.exception("a %s frame (job %s) failed", content["msg"], job, extra={"job": job})
             await self.send_json(frames.refusal("internal_error", INTERNAL_ERROR, {}, content))
+
+    async def key_user(self) -> int:
+        """The user of the socket's API key, noting the revocations it was checked after."""
+        try:
+            self.revocations = await get_async_store().revocations()
+        except RedisError:
+            raise unavailable() from None
+        return await run_sync(access.key_user)(self.key)
+
+    async def key_still_valid(self) -> None:
+        """Refuse the key if it was revoked since it was last checked (a database query only
+        when some key was revoked since)."""
+        if await get_async_store().revocations() != self.revocations:
+            await self.key_user()
 
     # --- client messages -----------------------------------------------------------------
 

@@ -47,6 +47,10 @@ class Joined:
 # against their version in Redis (so an admin's change applies to the next join), and its
 # measured averages.
 _known_lines: dict[str, tuple[LineConfig, DemoStats]] = {}
+# Signed-in users' lanes, by (demo, version of its settings, user id); forgotten wholesale
+# when this many are kept.
+_user_lanes: dict[tuple[str, int, int], Lane] = {}
+USER_LANES_KEPT = 10_000
 
 
 def visitor_limits(address: str | None) -> VisitorLimits:
@@ -72,10 +76,13 @@ async def job_submit(
     `from_page` says the visitor came through the demo's web page (a browser session with a
     page token); anyone else is a script, which only demos with `api_open` take."""
     store = get_async_store()
-    for _ in range(2):
+    for attempt in range(2):
         config, stats = _known_lines.get(slug) or (await line_config(slug), DemoStats())
         function = _function_for(config, slug, from_page)
-        lane = await _lane(config, owner)
+        lane = await _lane(slug, config, owner)
+        if lane.refused and attempt == 0:
+            _known_lines.pop(slug, None)  # refused on the settings as they are now only
+            continue
         if lane.refused:
             raise QueueError("tier_not_allowed", "This demo is not open to visitors of your tier.")
         quota = None
@@ -127,13 +134,20 @@ async def job_submit(
     return _joined(job_id, admission, config, pace)
 
 
-async def _lane(config: LineConfig, owner: str) -> Lane:
-    """The lane of the owner's jobs: their tier's (a database read for signed-in users only,
-    and only where the site has tiers)."""
+async def _lane(slug: str, config: LineConfig, owner: str) -> Lane:
+    """The lane of the owner's jobs: their tier's. Only a signed-in user's needs a database
+    read, where the site has tiers, once per version of the line's settings: who has which
+    tier is part of them (signals.py publishes them anew when it changes)."""
     user_id = access.owner_user(owner)
     if user_id is None or not config.lanes:
         return config.lane(config.anonymous_lane)
-    return await run_sync(selectors.user_lane)(user_id=user_id, config=config)
+    known = (slug, config.version, user_id)
+    if known not in _user_lanes:
+        lane = await run_sync(selectors.user_lane)(user_id=user_id, config=config)
+        if len(_user_lanes) >= USER_LANES_KEPT:
+            _user_lanes.clear()
+        _user_lanes[known] = lane
+    return _user_lanes[known]
 
 
 async def _quota_check(slug: str, owner: str, lane: Lane, seconds: float) -> QuotaCheck:

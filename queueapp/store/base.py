@@ -161,6 +161,10 @@ class QueueStore:
         """Every demo whose settings were published."""
         raise NotImplementedError
 
+    def note_revocation(self) -> None:
+        """Mark that an API key was revoked (`AsyncRedisQueueStore.revocations` changes)."""
+        raise NotImplementedError
+
     def stats(self, slug: str) -> DemoStats:
         raise NotImplementedError
 

@@ -7,6 +7,9 @@ on one Redis Cluster slot.
 PREFIX = "lineup"
 # Demos whose settings were published: what the sweepers visit.
 DEMOS_KEY = f"{PREFIX}:demos"
+# A fresh random value each time an API key is revoked: sockets showing a key check it again
+# when it changes.
+REVOCATIONS_KEY = f"{PREFIX}:revocations"
 
 
 def line_prefix(slug: str) -> str:

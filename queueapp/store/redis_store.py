@@ -4,6 +4,7 @@ worker node; reads are plain commands, pipelined."""
 
 import asyncio
 import json
+import secrets
 import time
 from collections import Counter
 from dataclasses import replace
@@ -41,6 +42,7 @@ from .base import (
 )
 from .keys import (
     DEMOS_KEY,
+    REVOCATIONS_KEY,
     job_key,
     key,
     pool_key,
@@ -140,6 +142,9 @@ class RedisQueueStore(QueueStore):
 
     def demos(self) -> list[str]:
         return sorted(self.redis.smembers(DEMOS_KEY))
+
+    def note_revocation(self) -> None:
+        self.redis.set(REVOCATIONS_KEY, secrets.token_hex(8))
 
     def usage(self, owner: str, day: int) -> dict[str, float]:
         slugs = self.demos()
@@ -464,6 +469,12 @@ class AsyncRedisQueueStore:
                 pipe.hget(usage_key(slug, day), owner)
             used = await pipe.execute()
         return {slug: float(seconds) for slug, seconds in zip(slugs, used) if seconds}
+
+    async def revocations(self) -> str | None:
+        """A value that changes each time an API key is revoked (None: none noted). A socket
+        showing a key keeps the value it saw when it last checked the key, and checks again
+        when it differs: one Redis read a frame instead of a database query."""
+        return await self.redis.get(REVOCATIONS_KEY)
 
     async def pool_alive(self, pool: str) -> bool:
         seconds, micros = await self.redis.time()  # Redis's clock, as the heartbeats use

@@ -189,13 +189,42 @@ def test_a_socket_with_an_unknown_key_is_told_why_and_a_revoked_key_stops_at_onc
     assert code == 4401
 
     async def revoked_while_open():
+        async with script_socket(stack, key) as socket, script_socket(stack, ada_key) as other:
+            await socket.recv()  # hello
+            await other.recv()
+            first = await answer(socket, join)
+            await asyncio.to_thread(stack.revoke_keys, bob)
+            return first, await answer(socket, {**join, "ref": "r2"}), await answer(other, join)
+
+    ada_key = stack.api_key(people[0])
+    first, second, others = asyncio.run(revoked_while_open())
+    assert first["msg"] == "joined"
+    assert second["msg"] == "error" and second["code"] == "invalid_key"
+    assert others["msg"] == "joined"  # another user's key, checked again, still works
+
+
+def test_a_socket_whose_user_is_deactivated_stops_at_once(stack):
+    carol = f"carol-{uuid.uuid4().hex[:6]}"
+    stack.add_user(carol, PASSWORD)
+    key = stack.api_key(carol)
+    join = {"msg": "join", "demo": "text-echo", "data": ["hi"], "ref": "r"}
+
+    async def deactivated_while_open():
         async with script_socket(stack, key) as socket:
             await socket.recv()  # hello
             first = await answer(socket, join)
-            await asyncio.to_thread(stack.revoke_keys, bob)
+            await asyncio.to_thread(
+                stack.manage,
+                "shell",
+                "-c",
+                "from django.contrib.auth.models import User\n"
+                f"user = User.objects.get(username={carol!r})\n"
+                "user.is_active = False\n"
+                "user.save()",
+            )
             return first, await answer(socket, {**join, "ref": "r2"})
 
-    first, second = asyncio.run(revoked_while_open())
+    first, second = asyncio.run(deactivated_while_open())
     assert first["msg"] == "joined"
     assert second["msg"] == "error" and second["code"] == "invalid_key"
 

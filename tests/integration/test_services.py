@@ -251,3 +251,11 @@ def test_a_demos_terms_refuse_a_tier_and_keep_a_share_of_turns_for_another(slug)
     cy.tiers.add(vip, fans)
     joined = submit(slug, ["cy"], owner=access.user_owner(cy.pk))
     assert get_store().redis.hget(job_key(slug, joined.job_id), "lane") == "fans"
+    # Given a tier that the demo takes, a user's very next join is admitted in its lane.
+    bob = User.objects.create_user("bob")
+    with pytest.raises(QueueError) as refused:
+        submit(slug, ["bob"], owner=access.user_owner(bob.pk))  # signed in: everyone's lane
+    assert refused.value.code == "tier_not_allowed"
+    team.users.add(bob)
+    joined = submit(slug, ["bob"], owner=access.user_owner(bob.pk))
+    assert get_store().redis.hget(job_key(slug, joined.job_id), "lane") == "team"
