@@ -1,9 +1,10 @@
 """Estimated waits that know about batching and concurrency: the one place an ETA is computed.
 
 Jobs leave the line in waves of up to `concurrency` batches; a wave's batches hold
-`avg_batch` jobs on average (never more than `max_batch_size`). Until a batch has been
-measured, a batch is assumed to hold a single job, which errs on the long side, and to take
-the demo's `expected_seconds`.
+`avg_batch` jobs on average (never more than `max_batch_size`) and each keeps its worker
+`avg_run` seconds, from taking it to recording its ending (finish_batch.lua). Until a batch
+has been measured, a batch is assumed to be full, as the batches of a line that has jobs
+waiting are, and to take the demo's `expected_seconds`.
 """
 
 import math
@@ -33,7 +34,8 @@ class Pace:
 
 def line_pace(config: LineConfig, stats: DemoStats) -> Pace:
     """How fast the demo's line moves, from its settings and its measured batches."""
-    per_batch = min(max(stats.avg_batch or 1.0, 1.0), float(config.max_batch_size))
+    measured = stats.avg_batch if stats.avg_batch is not None else config.max_batch_size
+    per_batch = min(max(measured, 1.0), float(config.max_batch_size))
     avg_run = stats.avg_run if stats.avg_run is not None else config.expected_seconds
     return Pace(jobs=per_batch * max(config.concurrency, 1), seconds=avg_run)
 

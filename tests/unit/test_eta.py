@@ -22,9 +22,10 @@ def test_jobs_leave_in_waves_of_batches_times_slots():
     assert rank_eta(config, stats, 32) == 1.0
 
 
-def test_unmeasured_batches_are_assumed_to_hold_one_job():
-    config = line(batch=True, max_batch_size=16)
-    assert rank_eta(config, DemoStats(avg_run=1.0), 9) == 10.0
+def test_unmeasured_batches_are_assumed_full_as_a_waiting_line_fills_them():
+    config = line(batch=True, max_batch_size=16, expected_seconds=1.0)
+    assert rank_eta(config, DemoStats(), 15) == 1.0
+    assert rank_eta(config, DemoStats(), 16) == 2.0
 
 
 def test_average_batch_never_exceeds_the_current_maximum():

@@ -22,12 +22,16 @@ local channels = {}
 local ended = {completed = 0, failed = 0}
 local size = #KEYS - 9
 local share = tonumber(ARGV[2]) / size
+-- How long the worker held the batch, from taking it to this step (its run, and the work
+-- around it): what the line's pace counts, as a worker takes its next batch only then.
+local held = tonumber(ARGV[2])
 for i = 1, size do
   local job_key = KEYS[9 + i]
   local base = 5 + (i - 1) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner', 'lane')
+  local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner', 'lane', 'started')
   if job[1] == 'running' and job[3] == ARGV[4] then
+    held = math.max(held, now - (tonumber(job[6]) or now))
     redis.call('HSET', job_key, 'charged', tostring(share))
     redis.call('HINCRBYFLOAT', KEYS[2], 'charged@' .. (job[5] or 'default'), share)
     if job[4] then
@@ -48,7 +52,7 @@ end
 
 local weight = tonumber(ARGV[3])
 local stats = redis.call('HMGET', KEYS[2], 'avg_run', 'avg_batch')
-local avg_run, avg_batch = tonumber(ARGV[2]), size
+local avg_run, avg_batch = held, size
 if stats[1] then
   avg_run = weight * avg_run + (1 - weight) * tonumber(stats[1])
   avg_batch = weight * avg_batch + (1 - weight) * tonumber(stats[2])
