@@ -152,10 +152,15 @@ async def _lane(slug: str, config: LineConfig, owner: str) -> Lane:
 
 async def _quota_check(slug: str, owner: str, lane: Lane, seconds: float) -> QuotaCheck:
     """What join.lua checks of the owner's quota: the lane's daily seconds, less what the
-    owner used today in other lines (this line's use it counts itself, in the same step)."""
+    owner used today in other lines and what their jobs still in them will use (this line's
+    it counts itself, in the same step)."""
     day = quota_day(time.time())
-    used = await get_async_store().usage(owner, day)
-    elsewhere = sum(spent for demo, spent in used.items() if demo != slug)
+    elsewhere = 0.0
+    for line in await get_async_store().owner_lines(owner, day):
+        if line.slug != slug:
+            elsewhere += line.used
+            if line.config is not None:
+                elsewhere += line.active * job_seconds(line.config, line.stats)
     return QuotaCheck(day=day, budget=lane.daily_seconds - elsewhere, job_seconds=seconds)
 
 

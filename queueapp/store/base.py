@@ -116,6 +116,19 @@ class Resumed:
 
 
 @dataclass(frozen=True)
+class OwnerLine:
+    """What an owner has in one demo's line today: the GPU seconds charged to them, their
+    jobs waiting or running there, and (where they have any) the line's settings and
+    averages, to tell what those jobs will use."""
+
+    slug: str
+    used: float
+    active: int
+    config: LineConfig | None = None
+    stats: DemoStats = DemoStats()
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """A job as stored: its status and owner, its rank while it waits (else None), its
     outcome once ended, and while it runs its latest progress and partial output, and the

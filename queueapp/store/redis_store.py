@@ -34,6 +34,7 @@ from .base import (
     Admission,
     Ending,
     JobRecord,
+    OwnerLine,
     QueueStore,
     Reaped,
     Resumed,
@@ -461,14 +462,33 @@ class AsyncRedisQueueStore:
         )
         return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
 
-    async def usage(self, owner: str, day: int) -> dict[str, float]:
-        """`RedisQueueStore.usage`, on the event loop."""
+    async def owner_lines(self, owner: str, day: int) -> list[OwnerLine]:
+        """The lines `owner` was charged in on `day` or has jobs in: one round trip, and a
+        second for the settings and averages of the lines where they have jobs."""
         slugs = sorted(await self.redis.smembers(DEMOS_KEY))
         async with self.redis.pipeline(transaction=False) as pipe:
             for slug in slugs:
                 pipe.hget(usage_key(slug, day), owner)
-            used = await pipe.execute()
-        return {slug: float(seconds) for slug, seconds in zip(slugs, used) if seconds}
+                pipe.hget(key(slug, "active"), f"owner:{owner}")
+            found = await pipe.execute()
+        lines = [
+            OwnerLine(slug, float(used or 0), int(active or 0))
+            for slug, used, active in zip(slugs, found[::2], found[1::2])
+            if used or active
+        ]
+        busy = [line for line in lines if line.active]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for line in busy:
+                pipe.hgetall(key(line.slug, "config"))
+                pipe.hmget(key(line.slug, "stats"), "avg_run", "avg_batch")
+            found = await pipe.execute()
+        known = {
+            line.slug: replace(
+                line, config=LineConfig.from_redis(config), stats=DemoStats(*map(_float, stats))
+            )
+            for line, config, stats in zip(busy, found[::2], found[1::2])
+        }
+        return [known.get(line.slug, line) for line in lines]
 
     async def revocations(self) -> str | None:
         """A value that changes each time an API key is revoked (None: none noted). A socket

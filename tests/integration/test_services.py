@@ -200,7 +200,7 @@ def test_a_users_tier_direct_or_through_a_group_gives_their_jobs_its_lane(slug):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_tiers_quota_counts_every_demos_use_and_refuses_with_what_is_left(slug):
-    Tier.objects.create(name="Free", slug="free", default_for=Tier.SIGNED_IN, daily_gpu_seconds=10)
+    Tier.objects.create(name="Free", slug="free", default_for=Tier.SIGNED_IN, daily_gpu_seconds=14)
     ada = User.objects.create_user("ada")
     owner = access.user_owner(ada.pk)
     elsewhere = f"{slug}-other"
@@ -209,15 +209,17 @@ def test_a_tiers_quota_counts_every_demos_use_and_refuses_with_what_is_left(slug
         demo.expected_seconds, demo.max_jobs_per_visitor = 4, None
         get_store().publish_config(name, LineConfig.from_demo(demo, **selectors.demo_lanes(demo)))
     store = get_store()
-    # Ada used 3 s in another demo today: 7 s are left, room for one job of 4 s here.
+    # Ada used 3 s in another demo today and has a job of 4 s waiting there: 7 s are left,
+    # room for one job of 4 s here.
     day = quota_day(time.time())
     store.redis.hincrbyfloat(usage_key(elsewhere, day), owner, 3)
+    submit(elsewhere, ["there"], owner=owner)
     submit(slug, ["one"], owner=owner)
     with pytest.raises(QueueError) as refused:
         submit(slug, ["two"], owner=owner)
     error = refused.value
     assert error.code == "quota_exhausted"
-    assert error.details["seconds_left"] == 3  # 10 - 3 elsewhere - 4 for the job waiting here
+    assert error.details["seconds_left"] == 3  # 14 - 3 used and 4 waiting there - 4 here
     assert error.details["resets_at"].endswith("T00:00:00+00:00")
     assert 0 < error.details["retry_after"] <= 86400
     assert store.queue_size(slug) == 1  # nothing was queued for the refused join
