@@ -27,8 +27,11 @@ from .services import demos, jobs
 from .store import get_async_store, get_store
 from .threads import run_sync
 
-# The shortest time between two estimation frames on one socket, in seconds.
+# The shortest time between two estimation frames on one socket, in seconds; longer when
+# the process follows so many waiting jobs that it would send more than
+# ESTIMATIONS_PER_SECOND in all, so a crowd's updates never crowd out new arrivals.
 ESTIMATION_INTERVAL = 0.25
+ESTIMATIONS_PER_SECOND = 4000
 # Close codes: the socket's API key is unknown or revoked; or it cannot be checked now.
 KEY_REFUSED = 4401
 TRY_AGAIN_LATER = 1013
@@ -264,7 +267,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     def position_changed(self, job_id: str) -> None:
         self.stale.add(job_id)
         if self.estimation_timer is None:
-            delay = max(0.0, self.last_estimation + ESTIMATION_INTERVAL - time.monotonic())
+            interval = max(ESTIMATION_INTERVAL, self.hub.waiting_count() / ESTIMATIONS_PER_SECOND)
+            delay = max(0.0, self.last_estimation + interval - time.monotonic())
             loop = asyncio.get_running_loop()
             self.estimation_timer = loop.call_later(
                 delay, lambda: loop.create_task(self._send_estimations())

@@ -139,6 +139,10 @@ class PositionHub:
         if running and follower in (None, running):
             del self.running[demo][job_id]
 
+    def waiting_count(self) -> int:
+        """The waiting jobs this process follows, in every demo."""
+        return sum(map(len, self.waiting.values()))
+
     def waiter(self, demo: str, job_id: str) -> Waiter | None:
         return self.waiting.get(demo, {}).get(job_id)
 
