@@ -113,6 +113,7 @@ async def job_submit(
             break
         await _discard_inputs(function, inputs)
         _known_lines.pop(slug, None)  # read the settings again
+        _user_lanes.clear()  # and who has which tier, should the versions have started over
     _known_lines[slug] = (config, admission.stats)
     if admission.status != "ok":
         await _discard_inputs(function, inputs)

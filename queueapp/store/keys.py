@@ -7,8 +7,8 @@ on one Redis Cluster slot.
 PREFIX = "lineup"
 # Demos whose settings were published: what the sweepers visit.
 DEMOS_KEY = f"{PREFIX}:demos"
-# A fresh random value each time an API key is revoked: sockets showing a key check it again
-# when it changes.
+# A fresh random value each time an API key is revoked or a user deactivated: sockets
+# showing a key check it again when it changes.
 REVOCATIONS_KEY = f"{PREFIX}:revocations"
 
 
