@@ -263,6 +263,7 @@ def reap_call(
         key(slug, "active"),
         key(slug, "woken"),
         key(slug, "seq"),
+        usage_key(slug, quota_day(time.time())),
     ]
     named = running + detached
     keys += [job_key(slug, job_id) for job_id in named]

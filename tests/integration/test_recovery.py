@@ -6,6 +6,7 @@ import time
 import pytest
 
 from queueapp.errors import QueueError
+from queueapp.line import quota_day
 from queueapp.store import Ending, get_store, key
 from tests.support.loop import submit
 
@@ -104,6 +105,13 @@ def test_a_batch_past_its_timeout_fails_and_frees_its_slot(slug, publish):
     assert "time limit of 1 s" in changes[0].error["message"]
     assert store.renew(slug, slot="stuck") is False
     assert [job.id for job in store.take_batch(slug, slot="other").jobs] == ["next"]
+    # Its batch held the slot for the whole time limit: the job is charged that, once; the
+    # stuck worker's late ending changes nothing.
+    day = quota_day(time.time())
+    assert store.usage("slow", day) == {slug: pytest.approx(1.0, abs=0.001)}
+    store.finish_batch(slug, slot="stuck", endings=[Ending("slow", "completed", [])], duration=5)
+    assert store.usage("slow", day) == {slug: pytest.approx(1.0, abs=0.001)}
+    assert store.resume(slug, job_id="slow", owner="slow", channel="").error["code"] == "timeout"
 
 
 def test_a_visitor_who_does_not_come_back_loses_the_place(slug, publish):

@@ -6,7 +6,8 @@
 -- KEYS[1] config hash   KEYS[2] waiting zset   KEYS[3] slots zset   KEYS[4] running zset
 -- KEYS[5] detached zset (job id -> reconnect deadline)   KEYS[6] stats hash
 -- KEYS[7] outbox zset   KEYS[8] active hash   KEYS[9] wake-up mark   KEYS[10] the line's seq
--- KEYS[11..] the named jobs' hashes, in ARGV order
+-- KEYS[11] today's usage hash (owner -> GPU seconds)   KEYS[12..] the named jobs' hashes, in
+-- ARGV order
 -- ARGV[1] most attempts per job   ARGV[2] seconds to keep ended jobs
 -- ARGV[3] how many of the named jobs were running   ARGV[4..] the named jobs' ids
 -- Returns {wake (1: jobs wait, a slot is free and no wake-up is pending), line seq,
@@ -25,11 +26,12 @@ end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local named_running = tonumber(ARGV[3])
-for i = 11, #KEYS do
-  local key, id = KEYS[i], ARGV[i - 7]
-  if i - 10 <= named_running then
+for i = 12, #KEYS do
+  local key, id = KEYS[i], ARGV[i - 8]
+  if i - 11 <= named_running then
     local deadline = tonumber(redis.call('ZSCORE', KEYS[4], id))
-    local job = redis.call('HMGET', key, 'status', 'slot', 'attempts', 'ticket', 'channel')
+    local job = redis.call('HMGET', key, 'status', 'slot', 'attempts', 'ticket', 'channel',
+      'started', 'batch', 'owner', 'lane')
     if not deadline then
       -- No longer running: nothing to recover.
     elseif job[1] ~= 'running' then
@@ -40,6 +42,15 @@ for i = 11, #KEYS do
       redis.call('ZREM', KEYS[4], id)
       redis.call('ZREM', KEYS[3], job[2])
       redis.call('HINCRBY', KEYS[6], 'timeouts', 1)
+      -- Its batch held the slot until its time limit: each of its jobs is charged its share,
+      -- as finish_batch.lua charges a batch that ends (which this one now will not).
+      local held = math.max(deadline - (tonumber(job[6]) or deadline), 0)
+      local share = held / tonumber(job[7] or '1')
+      redis.call('HSET', key, 'charged', tostring(share))
+      redis.call('HINCRBYFLOAT', KEYS[6], 'charged@' .. (job[9] or 'default'), share)
+      if job[8] then
+        redis.call('HINCRBYFLOAT', KEYS[11], job[8], share)
+      end
       end_job(line, key, id, 'failed', 'error', err, now, ARGV[2])
       note('failed', id, job[4], job[5], err)
     elseif not redis.call('ZSCORE', KEYS[3], job[2]) then
@@ -59,7 +70,7 @@ for i = 11, #KEYS do
         end
         ticket = string.format('%d', ticket)
         redis.call('HSET', key, 'status', 'waiting', 'ticket', ticket)
-        redis.call('HDEL', key, 'slot', 'started', 'progress', 'partial')
+        redis.call('HDEL', key, 'slot', 'started', 'batch', 'progress', 'partial')
         redis.call('ZADD', KEYS[2], ticket, id)
         redis.call('HINCRBY', KEYS[6], 'requeued', 1)
         note('requeued', id, ticket, job[5])

@@ -98,7 +98,8 @@ for _, id in ipairs(ids) do
   local key = named[id]
   local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at', 'lane')
   if job[1] then
-    redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1])
+    redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1],
+      'batch', #ids)
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', KEYS[4], deadline, id)
     local wait = now - tonumber(job[4])
