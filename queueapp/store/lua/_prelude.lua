@@ -61,6 +61,16 @@ local function count_active(active_key, owner, address, by)
   end
 end
 
+-- Charge a job `share` GPU seconds, once, as its ending is recorded: on the job, its lane's
+-- total in the stats hash, and its owner's usage of the day (when it has an owner).
+local function charge(job_key, stats_key, usage_key, owner, lane, share)
+  redis.call('HSET', job_key, 'charged', tostring(share))
+  redis.call('HINCRBYFLOAT', stats_key, 'charged@' .. (lane or 'default'), share)
+  if owner then
+    redis.call('HINCRBYFLOAT', usage_key, owner, share)
+  end
+end
+
 -- End a job, whatever ended it: its status ("completed", "failed", "expired", "cancelled")
 -- and outcome (`field` "outputs" or "error", or nil) are recorded and kept `keep` seconds,
 -- it stops counting as its visitor's active job, it is counted in the stats hash, and it

@@ -32,11 +32,7 @@ for i = 1, size do
   local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner', 'lane', 'started')
   if job[1] == 'running' and job[3] == ARGV[4] then
     held = math.max(held, now - (tonumber(job[6]) or now))
-    redis.call('HSET', job_key, 'charged', tostring(share))
-    redis.call('HINCRBYFLOAT', KEYS[2], 'charged@' .. (job[5] or 'default'), share)
-    if job[4] then
-      redis.call('HINCRBYFLOAT', KEYS[9], job[4], share)
-    end
+    charge(job_key, KEYS[2], KEYS[9], job[4], job[5], share)
     local field = 'outputs'
     if status ~= 'completed' then
       field = 'error'

@@ -46,11 +46,7 @@ for i = 12, #KEYS do
       -- as finish_batch.lua charges a batch that ends (which this one now will not).
       local held = math.max(deadline - (tonumber(job[6]) or deadline), 0)
       local share = held / tonumber(job[7] or '1')
-      redis.call('HSET', key, 'charged', tostring(share))
-      redis.call('HINCRBYFLOAT', KEYS[6], 'charged@' .. (job[9] or 'default'), share)
-      if job[8] then
-        redis.call('HINCRBYFLOAT', KEYS[11], job[8], share)
-      end
+      charge(key, KEYS[6], KEYS[11], job[8], job[9], share)
       end_job(line, key, id, 'failed', 'error', err, now, ARGV[2])
       note('failed', id, job[4], job[5], err)
     elseif not redis.call('ZSCORE', KEYS[3], job[2]) then
