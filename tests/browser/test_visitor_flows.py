@@ -164,7 +164,9 @@ def test_a_full_line_says_when_to_try_again(stack, browser):
     slug = stack.add_demo(
         f"t-full-{uuid.uuid4().hex[:8]}", function="slow_steps", concurrency_count=1, max_size=1
     )
-    running = visitor_in_line(browser, stack, slug, 8, "text=Running")
+    # Running for 20 s: long enough, even on a busy machine, for two more visitors to open
+    # the page and submit while it runs; short enough for the waiting one's result to follow.
+    running = visitor_in_line(browser, stack, slug, 40, "text=Running")
     waiting = visitor_in_line(browser, stack, slug, 1, WAITING)
 
     refused = open_demo(browser.new_context(), stack, slug)
