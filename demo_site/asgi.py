@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP goes to Django, websockets to the queue consumer.
 
 A websocket's way in is kept light, as a burst of arriving visitors all pass through it: the
-origin check and the session's key from its cookie, nothing that reaches the database."""
+origin check and the session's key from its cookie, nothing that reaches the database; and
+what every visitor needs once per process is prepared as the process starts."""
 
 import gc
 import os
@@ -16,6 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from queueapp.access import SessionKeyMiddleware  # noqa: E402
 from queueapp.routing import websocket_urlpatterns  # noqa: E402
+from queueapp.startup import prepare_web_process  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -25,6 +27,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+prepare_web_process()
 
 # A web process holds thousands of long-lived objects per thousand open websockets. With
 # Python's default thresholds the collector walks them all, again and again, while a crowd

@@ -9,6 +9,7 @@ the constants that Python and Lua must agree on, written here once.
 import json
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,10 @@ local WAKE_MARK_MS = {WAKE_MARK_MS}
 """
 
 
+@cache
 def source(name: str) -> str:
-    """A script of lua/ as Redis runs it: constants, prelude, then the script."""
+    """A script of lua/ as Redis runs it: constants, prelude, then the script (read once per
+    process)."""
     return (
         CONSTANTS + (LUA_DIR / "_prelude.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
     )

@@ -1,0 +1,34 @@
+"""What a web process prepares once, as it starts, rather than for the first visitors of a
+burst: the registered functions, the Redis scripts, the URL routes, and Celery's way of
+publishing a wake-up (its modules and a broker connection). A cold process paid all of it
+inside its first visitors' joins."""
+
+import logging
+import threading
+
+from celery import current_app
+from django.urls import get_resolver
+
+from models_registry.registry import all_functions
+
+from .store import get_store
+
+log = logging.getLogger(__name__)
+
+
+def prepare_web_process() -> None:
+    all_functions()
+    get_resolver().url_patterns  # noqa: B018 (imports every view module)
+    get_store()
+    current_app.amqp.send_task_message  # noqa: B018 (builds the publisher)
+    # Connecting waits on the network: in a thread, so the process serves at once, and a
+    # broker that is down costs a line in the log, not the start.
+    threading.Thread(target=_connect_broker, name="lineup-broker", daemon=True).start()
+
+
+def _connect_broker() -> None:
+    try:
+        with current_app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+    except Exception as error:  # the first wake-up connects instead
+        log.warning("the broker could not be reached at start: %s", error)
