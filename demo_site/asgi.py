@@ -19,6 +19,8 @@ from queueapp.access import SessionKeyMiddleware  # noqa: E402
 from queueapp.routing import websocket_urlpatterns  # noqa: E402
 from queueapp.startup import prepare_web_process  # noqa: E402
 
+from .handshakes import format_debug_messages_lazily  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
@@ -28,6 +30,7 @@ application = ProtocolTypeRouter(
     }
 )
 prepare_web_process()
+format_debug_messages_lazily()
 
 # A web process holds thousands of long-lived objects per thousand open websockets. With
 # Python's default thresholds the collector walks them all, again and again, while a crowd
