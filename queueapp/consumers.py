@@ -9,12 +9,15 @@ import asyncio
 import logging
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
@@ -79,6 +82,35 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         elif session_key:
             self.owner = access.session_owner(session_key)
         await self.send_json(frames.hello())
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' consumer loop, leaner: two loops of its own, one for the socket's frames
+        and one for its channel's messages, handle one message at a time, where Channels
+        makes a task and an `asyncio.wait` for every message (docs/performance.md, W4).
+        The first loop to end, by a disconnect or an error, ends the consumer."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer()
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = send
+        self.turn = asyncio.Lock()
+        mail = partial(self.channel_layer.receive, self.channel_name)
+        loops = [asyncio.ensure_future(self._dispatch_each(source)) for source in (receive, mail)]
+        try:
+            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for loop in done:
+                try:
+                    loop.result()
+                except StopConsumer:
+                    pass
+        finally:
+            for loop in loops:
+                loop.cancel()
+
+    async def _dispatch_each(self, source) -> None:
+        while True:
+            message = await source()
+            async with self.turn:
+                await self.dispatch(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, less its closing of stale database connections before every
