@@ -102,6 +102,8 @@ async def _send_frame(layer, channel: str, frame: dict[str, Any]) -> None:
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+# A group nobody follows: what a worker sends to as it starts, to open its connection.
+SENDER_CHECK_GROUP = "lineup.sender-check"
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
@@ -118,6 +120,12 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
 def send_all_soon(direct: Addressed, broadcasts: Addressed = ()) -> Future:
     """Start `send_all` from synchronous code; the returned future says when it is done."""
     return asyncio.run_coroutine_threadsafe(send_all(direct, broadcasts), _sender_loop())
+
+
+def open_sender() -> None:
+    """Start the sender's loop and open its channel-layer connection now, as a worker starts,
+    rather than in its first batch: one broadcast to a group that nobody follows."""
+    send_all_sync([], [(SENDER_CHECK_GROUP, {"type": "sender.check"})])
 
 
 def send_all_sync(direct: Addressed, broadcasts: Addressed = ()) -> set[str]:

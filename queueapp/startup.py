@@ -30,5 +30,6 @@ def _connect_broker() -> None:
     try:
         with current_app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=1)
+            producer.channel  # noqa: B018 (opens the channel a wake-up publishes on)
     except Exception as error:  # the first wake-up connects instead
         log.warning("the broker could not be reached at start: %s", error)

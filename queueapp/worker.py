@@ -338,8 +338,10 @@ def sweep_forever(stop: threading.Event) -> None:
 
 
 def warm_up(worker: dict[str, Any]) -> None:
-    """Load the models of the demos this worker's pools serve, now rather than on their first
-    job; note them, and the GPU they found, in what the worker announces."""
+    """Load the models of the demos this worker's pools serve, and open the connections that
+    batches use, now rather than on their first job; note the models, and the GPU they found,
+    in what the worker announces."""
+    events.open_sender()
     store = get_store()
     for slug in store.demos():
         config = store.config(slug)
