@@ -17,10 +17,15 @@ log = logging.getLogger(__name__)
 
 
 def prepare_web_process() -> None:
-    all_functions()
-    get_resolver().url_patterns  # noqa: B018 (imports every view module)
-    get_store()
-    current_app.amqp.send_task_message  # noqa: B018 (builds the publisher)
+    """Load now what the first visitors would load; what fails to load is left to them
+    (a function module that does not import costs its demo's joins, not the site)."""
+    try:
+        all_functions()
+        get_resolver().url_patterns  # noqa: B018 (imports every view module)
+        get_store()
+        current_app.amqp.send_task_message  # noqa: B018 (builds the publisher)
+    except Exception:
+        log.exception("preparing the web process failed; its first visitors load the rest")
     # Connecting waits on the network: in a thread, so the process serves at once, and a
     # broker that is down costs a line in the log, not the start.
     threading.Thread(target=_connect_broker, name="lineup-broker", daemon=True).start()
