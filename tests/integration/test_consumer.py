@@ -5,20 +5,11 @@ import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 
 from queueapp import events, frames
-from queueapp.access import SessionKeyMiddleware
-from queueapp.consumers import QueueConsumer
 from queueapp.services import jobs
 
-
-async def open_socket() -> WebsocketCommunicator:
-    socket = WebsocketCommunicator(SessionKeyMiddleware(QueueConsumer.as_asgi()), "/ws/queue/")
-    connected, _ = await socket.connect()
-    assert connected
-    assert (await socket.receive_json_from())["msg"] == "hello"
-    return socket
+from .sockets import open_socket
 
 
 async def until(condition, timeout: float = 30) -> None:

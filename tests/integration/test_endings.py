@@ -9,22 +9,13 @@ from channels.testing import WebsocketCommunicator
 
 import tests.support.functions  # noqa: F401  (registers unsendable_text here too)
 from queueapp import events, frames
-from queueapp.access import SessionKeyMiddleware
-from queueapp.consumers import QueueConsumer
 from queueapp.positions import get_hub
 from queueapp.services import jobs
 from queueapp.store import Ending, get_store
 from queueapp.store.keys import line_prefix
 
 from .cluster import Cluster, wait_until_delivered
-
-
-async def open_socket() -> WebsocketCommunicator:
-    socket = WebsocketCommunicator(SessionKeyMiddleware(QueueConsumer.as_asgi()), "/ws/queue/")
-    connected, _ = await socket.connect()
-    assert connected
-    assert (await socket.receive_json_from())["msg"] == "hello"
-    return socket
+from .sockets import open_socket
 
 
 async def next_frame(socket: WebsocketCommunicator, kind: str, timeout: float = 30) -> dict:
