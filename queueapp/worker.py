@@ -44,8 +44,10 @@ def drain_demo(slug: str) -> int:
     linger = min(settings.LINEUP_WORKER_LINGER_SECONDS, settings.LINEUP_SLOT_LEASE_SECONDS / 2)
     patience = linger
     batches = 0
+    following: Taken | None = None  # what finishing the last batch took next
     while True:
-        taken = store.take_batch(slug, slot=slot, linger=patience)
+        taken = following or store.take_batch(slug, slot=slot, linger=patience)
+        following = None
         if taken.status == "idle":
             if not store.wait_for_bell(slug, slot=slot, timeout=patience):
                 patience = 0  # nobody came: give the slot back on the next call
@@ -61,10 +63,10 @@ def drain_demo(slug: str) -> int:
             log.warning("demo %s: a batch was not confirmed by the replicas; not run", slug)
             return batches
         patience = linger
+        batches += 1
         if taken.jobs:
             with slot_kept(slug, slot):
-                run_batch(slug, slot, taken)
-        batches += 1
+                following = run_batch(slug, slot, taken, linger=linger)
 
 
 class LeaseKeeper:
@@ -117,7 +119,9 @@ def slot_kept(slug: str, slot: str):
         _leases.release(slug, slot)
 
 
-def run_batch(slug: str, slot: str, taken: Taken) -> None:
+def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
+    """Run the batch and tell its visitors; return what the slot takes next, in the same
+    step as recording the endings (`linger`: how long it may stay on an empty line)."""
     function_name, jobs, seq = taken.function, taken.jobs, taken.seq
     store = get_store()
     starts = [(job.channel, frames.process_starts(job.id)) for job in jobs]
@@ -130,7 +134,9 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     began = time.monotonic()
     endings = compute_endings(slug, function_name, jobs)
     duration = time.monotonic() - began
-    channels = store.finish_batch(slug, slot=slot, endings=endings, duration=duration)
+    channels, following = store.finish_and_take(
+        slug, slot=slot, endings=endings, duration=duration, linger=linger
+    )
     log.debug(
         "demo %s: a batch of %d ran in %.3f s",
         slug,
@@ -156,6 +162,7 @@ def run_batch(slug: str, slot: str, taken: Taken) -> None:
     started.result()  # a job's start reaches its visitor before its ending
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
     events.send_all_soon(outcomes).add_done_callback(lambda sent: _delivered(slug, told, sent))
+    return following
 
 
 def _release_inputs(function_name: str, ended: list[TakenJob]) -> None:

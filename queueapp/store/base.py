@@ -222,6 +222,13 @@ class QueueStore:
         elsewhere (cancelled, timed out, or given to another worker)."""
         raise NotImplementedError
 
+    def finish_and_take(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float, linger: float = 0
+    ) -> tuple[list[str | None], Taken]:
+        """finish_batch, then take_batch for the same slot, in one step: the batch's reply
+        channels, and what the slot takes next."""
+        raise NotImplementedError
+
     def reap(self, slug: str) -> Reaped:
         raise NotImplementedError
 

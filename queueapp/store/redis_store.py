@@ -16,6 +16,7 @@ import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 from ..eta import Pace
 from ..line import (
@@ -107,14 +108,35 @@ class RedisQueueStore(QueueStore):
     def _run_replicated(self, name: str, call: scripts.Call) -> tuple[Any, bool]:
         """Run a script, then wait (on the same connection, as WAIT asks) until
         LINEUP_REDIS_MIN_REPLICAS replicas have its writes; the reply, and whether they do."""
-        wanted = settings.LINEUP_REDIS_MIN_REPLICAS
-        if not wanted:
+        if not settings.LINEUP_REDIS_MIN_REPLICAS:
             return self._run(name, call), True
+        (reply,), replicated = self._run_in_one_trip([(name, call)])
+        return reply, replicated
+
+    def _run_in_one_trip(self, calls: list[tuple[str, scripts.Call]]) -> tuple[list[Any], bool]:
+        """Run scripts one after the other in one round trip, then wait for the replicas as
+        _run_replicated does: the replies, and whether the replicas have the writes. A
+        script Redis no longer holds (after a restart) is loaded and run again on its own."""
+        wanted = settings.LINEUP_REDIS_MIN_REPLICAS
+        # EVALSHA itself: a pipeline of redis-py's Script objects first asks whether the
+        # scripts exist, a round trip of its own every time.
         with self.redis.pipeline(transaction=False) as pipe:
-            self.scripts[name](keys=call.keys, args=call.args, client=pipe)
-            pipe.wait(wanted, settings.LINEUP_REDIS_REPLICA_WAIT_MS)
-            reply, replicas = pipe.execute()
-        return reply, replicas >= wanted
+            for name, call in calls:
+                pipe.evalsha(self.scripts[name].sha, len(call.keys), *call.keys, *call.args)
+            if wanted:
+                pipe.wait(wanted, settings.LINEUP_REDIS_REPLICA_WAIT_MS)
+            answers = pipe.execute(raise_on_error=False)
+        for answer in answers:
+            if isinstance(answer, Exception) and not isinstance(answer, NoScriptError):
+                raise answer
+        replicated = not wanted or answers[-1] >= wanted
+        replies = answers[: len(calls)]
+        for i, (name, call) in enumerate(calls):
+            if isinstance(replies[i], NoScriptError):
+                self.redis.script_load(scripts.source(name))
+                (replies[i],), again = self._run_in_one_trip([(name, call)])
+                replicated = replicated and again
+        return replies, replicated
 
     def publish_config(self, slug: str, config: LineConfig) -> None:
         self._publish(slug, config.to_redis())
@@ -197,25 +219,33 @@ class RedisQueueStore(QueueStore):
         # slot last saw it (its last batch's reply, or the bell), else read it (as much of it
         # as the script last asked for), and read it again if the script says so.
         head = self._heads_seen.pop((slug, slot), None)
-        count = self._head_lengths.get(slug, 1)
         for _ in range(MAX_READS_OF_THE_HEAD):
             if not head:
+                count = self._head_lengths.get(slug, 1)
                 head = self.redis.zrange(key(slug, "waiting"), 0, count - 1)
-            call = scripts.take_batch_call(
-                slug,
-                slot=slot,
-                lease=settings.LINEUP_SLOT_LEASE_SECONDS,
-                linger=linger,
-                head=head,
-            )
-            reply, replicated = self._run_replicated("take_batch", call)
-            taken, head = scripts.take_batch_reply(reply)
+            call = self._take_batch_call(slug, slot=slot, linger=linger, head=head)
+            taken = self._taken(slug, slot, *self._run_replicated("take_batch", call))
             if taken.status != "retry":
-                if head:
-                    self._heads_seen[slug, slot] = head
-                return taken if replicated else replace(taken, replicated=False)
-            count = self._head_lengths[slug] = taken.size
+                return taken
+            head = None
         raise RuntimeError(f"the head of {slug}'s line kept changing while it was read")
+
+    def _take_batch_call(
+        self, slug: str, *, slot: str, linger: float, head: list[str]
+    ) -> scripts.Call:
+        return scripts.take_batch_call(
+            slug, slot=slot, lease=settings.LINEUP_SLOT_LEASE_SECONDS, linger=linger, head=head
+        )
+
+    def _taken(self, slug: str, slot: str, reply: list, replicated: bool) -> Taken:
+        """What take_batch.lua replied; the head of the line it names is kept for the slot's
+        next take, and how much of the head to read when it asks for more."""
+        taken, head = scripts.take_batch_reply(reply)
+        if head:
+            self._heads_seen[slug, slot] = head
+        if taken.status == "retry":
+            self._head_lengths[slug] = taken.size
+        return taken if replicated else replace(taken, replicated=False)
 
     def wait_for_bell(self, slug: str, *, slot: str, timeout: float) -> bool:
         rung = self.redis.blpop([key(slug, "bell")], timeout=timeout)
@@ -229,15 +259,36 @@ class RedisQueueStore(QueueStore):
 
     def finish_batch(
         self, slug: str, *, slot: str, endings: list[Ending], duration: float
-    ) -> list[str]:
-        call = scripts.finish_batch_call(
+    ) -> list[str | None]:
+        call = self._finish_batch_call(slug, slot=slot, endings=endings, duration=duration)
+        return scripts.finish_batch_reply(self._run("finish_batch", call))
+
+    def finish_and_take(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float, linger: float = 0
+    ) -> tuple[list[str | None], Taken]:
+        # Both scripts in one round trip; the take names the head of the line as the slot
+        # last saw it, and reads it the usual way when that is no longer the head.
+        finish = self._finish_batch_call(slug, slot=slot, endings=endings, duration=duration)
+        head = self._heads_seen.pop((slug, slot), [])
+        take = self._take_batch_call(slug, slot=slot, linger=linger, head=head)
+        (finished, reply), replicated = self._run_in_one_trip(
+            [("finish_batch", finish), ("take_batch", take)]
+        )
+        taken = self._taken(slug, slot, reply, replicated)
+        if taken.status == "retry":
+            taken = self.take_batch(slug, slot=slot, linger=linger)
+        return scripts.finish_batch_reply(finished), taken
+
+    def _finish_batch_call(
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
+    ) -> scripts.Call:
+        return scripts.finish_batch_call(
             slug,
             slot=slot,
             endings=endings,
             duration=duration,
             keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
         )
-        return scripts.finish_batch_reply(self._run("finish_batch", call))
 
     def reap(self, slug: str) -> Reaped:
         with self.redis.pipeline(transaction=False) as pipe:

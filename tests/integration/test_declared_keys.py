@@ -123,7 +123,8 @@ def test_every_script_touches_only_the_keys_it_declares(slug, publish, settings)
     publish(batch=True, function="trim_words", max_batch_size=2, max_size=1)
     assert join("f", "o5", limits=VisitorLimits()).status == "full"
 
-    # take_batch: waits for a fuller batch, takes one, lingers on an empty line.
+    # take_batch: waits for a fuller batch, takes one; finishing it lingers on the empty
+    # line.
     publish(batch=True, function="trim_words", max_batch_size=4, batch_wait_ms=60_000)
     assert store.take_batch(slug, slot="w1").status == "wait"
     publish(batch=True, function="trim_words", max_batch_size=4)
@@ -132,8 +133,10 @@ def test_every_script_touches_only_the_keys_it_declares(slug, publish, settings)
     assert store.renew(slug, slot="w1")
     assert store.note_live(slug, ["a"], "progress", [{"index": 1}]) == ["ch-a"]
     endings = [Ending("a", "completed", ["A"]), Ending("c", "failed", {"code": "x"})]
-    assert store.finish_batch(slug, slot="w1", endings=endings, duration=0.1) == ["ch-a", "ch-c"]
-    assert store.take_batch(slug, slot="w1", linger=1).status == "idle"
+    channels, following = store.finish_and_take(
+        slug, slot="w1", endings=endings, duration=0.1, linger=1
+    )
+    assert (channels, following.status) == (["ch-a", "ch-c"], "idle")
     assert store.take_batch(slug, slot="w1").status == "empty"
 
     # resume, detach and expiry; cancel; a dead worker's jobs requeued, then failed; clear.

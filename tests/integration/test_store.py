@@ -117,6 +117,58 @@ def test_empty_line_releases_the_slot(slug, publish):
     assert store.take_batch(slug, slot="b").status == "batch"
 
 
+def finish_and_take(slug, slot, taken, linger=0):
+    endings = [Ending(job.id, "completed", ["x"]) for job in taken.jobs]
+    return get_store().finish_and_take(
+        slug, slot=slot, endings=endings, duration=0.1, linger=linger
+    )
+
+
+def test_finishing_a_batch_takes_the_next_in_the_same_step(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=4)
+    join(slug, 10)
+    store = get_store()
+    taken = store.take_batch(slug, slot="s1")
+    sizes, order = [], []
+    while taken.status == "batch":
+        sizes.append(len(taken.jobs))
+        order += [job.id for job in taken.jobs]
+        channels, taken = finish_and_take(slug, "s1", taken, linger=5)
+        assert channels == [f"ch{job_id[3:]}" for job_id in order[-len(channels) :]]
+    assert sizes == [4, 4, 2]
+    assert order == [f"job{i}" for i in range(10)]
+    assert taken.status == "idle"  # lingering on the empty line, slot kept
+    assert store.resume(slug, job_id="job9", owner="o9", channel="c").status == "completed"
+    # Not lingering: the slot is given back in the same step.
+    join(slug, 1)
+    taken = store.take_batch(slug, slot="s1", linger=5)
+    assert finish_and_take(slug, "s1", taken)[1].status == "empty"
+    assert store.join(slug, job_id="later", owner="y", channel="c", inputs=[]).wake is True
+
+
+def test_finish_and_take_reads_the_head_again_when_it_moved(slug, publish):
+    publish(concurrency_count=2)
+    join(slug, 4)
+    store = get_store()
+    mine = store.take_batch(slug, slot="a")  # job0; the head it saw: job1, job2
+    assert [job.id for job in store.take_batch(slug, slot="b").jobs] == ["job1"]
+    assert store.cancel(slug, job_id="job2", owner="o2")[0] == "cancelled"
+    channels, taken = finish_and_take(slug, "a", mine)
+    assert channels == ["ch0"]
+    assert [job.id for job in taken.jobs] == ["job3"]
+
+
+def test_finish_and_take_loads_scripts_redis_lost(slug, publish):
+    publish()
+    join(slug, 2)
+    store = get_store()
+    taken = store.take_batch(slug, slot="a")
+    store.redis.script_flush()  # as after a restart of Redis without its scripts
+    channels, taken = finish_and_take(slug, "a", taken)
+    assert channels == ["ch0"]
+    assert [job.id for job in taken.jobs] == ["job1"]
+
+
 def test_each_job_ends_exactly_once(slug, publish):
     publish()
     join(slug, 1)
