@@ -68,28 +68,36 @@ def notice_message(*, slug: str, paused: bool, text: str) -> dict[str, Any]:
 
 
 async def send_all(direct: Addressed, broadcasts: Addressed = ()) -> set[str]:
-    """Send frames to reply channels and messages to groups, concurrently and each on its
-    own: one that fails is logged with its job and does not stop the others. Returns the
-    jobs whose frames were not sent."""
+    """Send frames to reply channels and messages to groups, all in one round trip to Redis.
+    A frame that cannot be encoded is logged with its job and does not stop the others.
+    Returns the jobs whose frames were not sent."""
     layer = get_channel_layer()
-    direct = [(channel, frame) for channel, frame in direct if channel]
-    sends = [_send_frame(layer, channel, frame) for channel, frame in direct]
-    sends += [layer.group_send(group, message) for group, message in broadcasts]
-    outcomes = await asyncio.gather(*sends, return_exceptions=True)
-    failed = set()
-    for (_, frame), outcome in zip(direct, outcomes):
-        if isinstance(outcome, Exception):
-            log.error("sending %s of job %s failed", frame["msg"], frame["job"], exc_info=outcome)
+    encoded, jobs, failed = [], [], set()
+    for channel, frame in direct:
+        if not channel:
+            continue
+        try:
+            encoded.append(_encode_frame(layer, channel, frame))
+            jobs.append(frame["job"])
+        except Exception:
+            log.exception("sending %s of job %s failed", frame["msg"], frame["job"])
             failed.add(frame["job"])
-    for (group, _), outcome in zip(broadcasts, outcomes[len(direct) :]):
-        if isinstance(outcome, Exception):
-            log.error("broadcasting to %s failed", group, exc_info=outcome)
+    for group, message in broadcasts:
+        try:
+            encoded.append(layer.encode_for_group(group, message))
+        except Exception:
+            log.exception("broadcasting to %s failed", group)
+    try:
+        await layer.publish(encoded)
+    except Exception:
+        log.exception("sending %d frames and broadcasts failed", len(encoded))
+        failed.update(jobs)
     return failed
 
 
-async def _send_frame(layer, channel: str, frame: dict[str, Any]) -> None:
+def _encode_frame(layer, channel: str, frame: dict[str, Any]) -> tuple[str, bytes]:
     try:
-        await layer.send(channel, job_message(frame))
+        return layer.encode(channel, job_message(frame))
     except (TypeError, ValueError):
         # What the channel layer cannot encode (say, a function's output holding a lone
         # surrogate) never will be: the visitor hears that the result could not be sent.
@@ -97,7 +105,7 @@ async def _send_frame(layer, channel: str, frame: dict[str, Any]) -> None:
             raise
         log.exception("the outcome of job %s cannot be sent", frame["job"])
         unsendable = frames.completed(frame["job"], success=False, payload=UNSENDABLE)
-        await layer.send(channel, job_message(unsendable))
+        return layer.encode(channel, job_message(unsendable))
 
 
 _loop: asyncio.AbstractEventLoop | None = None

@@ -13,7 +13,11 @@ import asyncio
 import logging
 import uuid
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
 from channels_redis.utils import _wrap_close
 
 log = logging.getLogger(__name__)
@@ -48,11 +52,27 @@ class ProcessLoopLayer(RedisPubSubLoopLayer):
         return channel
 
     async def send(self, channel: str, message: dict) -> None:
+        target, data = self.encode(channel, message)
+        await self._get_shard(target).publish(target, data)
+
+    def encode(self, channel: str, message: dict) -> tuple[str, bytes]:
+        """The Redis channel that carries a message for `channel`, and the message's bytes
+        (the serializer's TypeError or ValueError for what it cannot encode)."""
         inbox, local, _ = channel.partition("!")
-        if not local:
-            return await super().send(channel, message)
-        data = self.channel_layer.serialize({**message, ADDRESS: channel})
-        await self._get_shard(inbox).publish(inbox, data)
+        if local:
+            return inbox, self.channel_layer.serialize({**message, ADDRESS: channel})
+        return channel, self.channel_layer.serialize(message)
+
+    def encode_for_group(self, group: str, message: dict) -> tuple[str, bytes]:
+        return self._get_group_channel_name(group), self.channel_layer.serialize(message)
+
+    async def publish(self, encoded: list[tuple[str, bytes]]) -> None:
+        """Publish encoded messages in their order, in one round trip to each shard (a
+        shard of channels_redis publishes one message per round trip)."""
+        by_shard: dict[RedisSingleShardConnection, list[tuple[str, bytes]]] = {}
+        for target, data in encoded:
+            by_shard.setdefault(self._get_shard(target), []).append((target, data))
+        await asyncio.gather(*(publish_together(shard, some) for shard, some in by_shard.items()))
 
     async def receive(self, channel: str) -> dict:
         if not channel.startswith(f"{self.inbox}!"):
@@ -99,6 +119,18 @@ class ProcessLoopLayer(RedisPubSubLoopLayer):
                 continue
             if mailbox is not None:
                 mailbox.put(message)
+
+
+async def publish_together(
+    shard: RedisSingleShardConnection, encoded: list[tuple[str, bytes]]
+) -> None:
+    """What the shard's `publish` does for one message, for several in one pipeline."""
+    async with shard._lock:
+        shard._ensure_redis()
+        async with shard._redis.pipeline(transaction=False) as pipe:
+            for target, data in encoded:
+                pipe.publish(target, data)
+            await pipe.execute()
 
 
 class Mailbox:
