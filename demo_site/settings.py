@@ -174,6 +174,10 @@ CELERY_BROKER_URL = os.environ.get(
     ";".join(f"sentinel://{host}:{port}/0" for host, port in REDIS_SENTINELS) or REDIS_URL,
 )
 CELERY_TASK_IGNORE_RESULT = True
+# No results are kept, so the (disabled) result backend is one per process: Celery otherwise
+# makes one in every thread that sends a task, looking through every installed package's
+# entry points each time (the web process wakes workers from a pool of threads).
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

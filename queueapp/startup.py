@@ -1,7 +1,7 @@
 """What a web process prepares once, as it starts, rather than for the first visitors of a
 burst: the registered functions, the Redis scripts, the URL routes, and Celery's way of
-publishing a wake-up (its modules and a broker connection). A cold process paid all of it
-inside its first visitors' joins."""
+publishing a wake-up (its modules, its result backend and a broker connection). A cold
+process paid all of it inside its first visitors' joins."""
 
 import logging
 import threading
@@ -24,6 +24,7 @@ def prepare_web_process() -> None:
         get_resolver().url_patterns  # noqa: B018 (imports every view module)
         get_store()
         current_app.amqp.send_task_message  # noqa: B018 (builds the publisher)
+        current_app.backend  # noqa: B018 (the one result backend of every thread)
     except Exception:
         log.exception("preparing the web process failed; its first visitors load the rest")
     # Connecting waits on the network: in a thread, so the process serves at once, and a
