@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -285,6 +286,7 @@ async def w3(stack: Stack, slug: str) -> tuple[int, dict]:
         expected_seconds=0.066,
         worker_pool="bench",
     )
+    began = redis_clock()
     elapsed, calls = await many_clients_calling(stack, slug, 64, 5, ["hello"])
     stats = demo_stats(slug=slug)
     throughput = len(calls) / elapsed
@@ -293,6 +295,33 @@ async def w3(stack: Stack, slug: str) -> tuple[int, dict]:
         "share of ideal %": 100 * throughput / W3_IDEAL,
         "mean batch": stats["mean_batch_size"],
         "ETA error p50 ms": 1000 * stats["eta_error_seconds"]["p50_abs"],
+        **batch_timeline(slug, [call.job for call in calls], began),
+    }
+
+
+def redis_clock() -> float:
+    seconds, microseconds = get_store().redis.time()
+    return seconds + microseconds / 1e6
+
+
+def batch_timeline(slug: str, job_ids: list[str], began: float) -> dict:
+    """Where a batched line's time went, on Redis's clock from `began` (just before the first
+    connect): when the first batch started, each batch's run (from its take to its ending
+    recorded) and the gap from one batch's ending to the next one's start."""
+    with get_store().redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hmget(job_key(slug, job_id), "started", "finished")
+        times = pipe.execute()
+    # A batch's jobs share their start and their ending's time (each is one script's clock).
+    batches = sorted(
+        Counter((float(started), float(finished)) for started, finished in times).items()
+    )
+    gaps = [start - batches[i][0][1] for i, ((start, _), _) in enumerate(batches[1:])]
+    return {
+        "first batch at ms": 1000 * (batches[0][0][0] - began),
+        "first batch jobs": batches[0][1],
+        "batch run p50 ms": quantile_ms([end - start for (start, end), _ in batches], 0.5),
+        "gap between batches p50 ms": quantile_ms(gaps, 0.5),
     }
 
 
