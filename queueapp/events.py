@@ -87,11 +87,8 @@ async def send_all(direct: Addressed, broadcasts: Addressed = ()) -> set[str]:
             encoded.append(layer.encode_for_group(group, message))
         except Exception:
             log.exception("broadcasting to %s failed", group)
-    try:
-        await layer.publish(encoded)
-    except Exception:
-        log.exception("sending %d frames and broadcasts failed", len(encoded))
-        failed.update(jobs)
+    sent = await layer.publish(encoded)  # the frames first, in the order of `jobs`
+    failed.update(job for job, ok in zip(jobs, sent) if not ok)
     return failed
 
 

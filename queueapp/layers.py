@@ -66,13 +66,25 @@ class ProcessLoopLayer(RedisPubSubLoopLayer):
     def encode_for_group(self, group: str, message: dict) -> tuple[str, bytes]:
         return self._get_group_channel_name(group), self.channel_layer.serialize(message)
 
-    async def publish(self, encoded: list[tuple[str, bytes]]) -> None:
+    async def publish(self, encoded: list[tuple[str, bytes]]) -> list[bool]:
         """Publish encoded messages in their order, in one round trip to each shard (a
-        shard of channels_redis publishes one message per round trip)."""
-        by_shard: dict[RedisSingleShardConnection, list[tuple[str, bytes]]] = {}
-        for target, data in encoded:
-            by_shard.setdefault(self._get_shard(target), []).append((target, data))
-        await asyncio.gather(*(publish_together(shard, some) for shard, some in by_shard.items()))
+        shard of channels_redis publishes one message per round trip); per message, whether
+        its shard took it."""
+        by_shard: dict[RedisSingleShardConnection, list[int]] = {}
+        for i, (target, _) in enumerate(encoded):
+            by_shard.setdefault(self._get_shard(target), []).append(i)
+        shards = list(by_shard.items())
+        outcomes = await asyncio.gather(
+            *(publish_together(shard, [encoded[i] for i in some]) for shard, some in shards),
+            return_exceptions=True,
+        )
+        sent = [True] * len(encoded)
+        for (_, some), outcome in zip(shards, outcomes):
+            if isinstance(outcome, BaseException):
+                log.error("publishing %d messages failed", len(some), exc_info=outcome)
+                for i in some:
+                    sent[i] = False
+        return sent
 
     async def receive(self, channel: str) -> dict:
         if not channel.startswith(f"{self.inbox}!"):

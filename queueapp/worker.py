@@ -65,8 +65,7 @@ def drain_demo(slug: str) -> int:
         patience = linger
         batches += 1
         if taken.jobs:
-            with slot_kept(slug, slot):
-                following = run_batch(slug, slot, taken, linger=linger)
+            following = run_batch(slug, slot, taken, linger=linger)
 
 
 class LeaseKeeper:
@@ -132,11 +131,16 @@ def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
     started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
 
     began = time.monotonic()
-    endings = compute_endings(slug, function_name, jobs)
+    with slot_kept(slug, slot):
+        endings = compute_endings(slug, function_name, jobs)
     duration = time.monotonic() - began
+    # The lease keeper has let go first: it would otherwise stretch an idle slot's short
+    # lease, taken in the same step, to a running batch's.
     channels, following = store.finish_and_take(
         slug, slot=slot, endings=endings, duration=duration, linger=linger
     )
+    # The next batch is taken: nothing below raises (sending and deleting files log their
+    # own failures), so it runs, and an ending not sent stays in the outbox for the sweep.
     log.debug(
         "demo %s: a batch of %d ran in %.3f s",
         slug,

@@ -113,10 +113,17 @@ class RedisQueueStore(QueueStore):
         (reply,), replicated = self._run_in_one_trip([(name, call)])
         return reply, replicated
 
-    def _run_in_one_trip(self, calls: list[tuple[str, scripts.Call]]) -> tuple[list[Any], bool]:
+    def _run_in_one_trip(
+        self, calls: list[tuple[str, scripts.Call]], *, load_missing: bool = True
+    ) -> tuple[list[Any], bool]:
         """Run scripts one after the other in one round trip, then wait for the replicas as
         _run_replicated does: the replies, and whether the replicas have the writes. A
-        script Redis no longer holds (after a restart) is loaded and run again on its own."""
+        script Redis no longer holds (after a restart) is loaded and run again on its own,
+        once.
+
+        The scripts are not one transaction: when one fails, the others' writes stand, and
+        its error is raised. finish_and_take is the one caller with two scripts; a take that
+        ran after a finish that failed is left to its lease, as a dead worker's batch is."""
         wanted = settings.LINEUP_REDIS_MIN_REPLICAS
         # EVALSHA itself: a pipeline of redis-py's Script objects first asks whether the
         # scripts exist, a round trip of its own every time.
@@ -133,8 +140,10 @@ class RedisQueueStore(QueueStore):
         replies = answers[: len(calls)]
         for i, (name, call) in enumerate(calls):
             if isinstance(replies[i], NoScriptError):
+                if not load_missing:
+                    raise replies[i]
                 self.redis.script_load(scripts.source(name))
-                (replies[i],), again = self._run_in_one_trip([(name, call)])
+                (replies[i],), again = self._run_in_one_trip([(name, call)], load_missing=False)
                 replicated = replicated and again
         return replies, replicated
 

@@ -2,8 +2,10 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
+from redis.connection import AbstractConnection
 
 from queueapp.eta import Pace, lane_eta
 from queueapp.line import Lane, QuotaCheck, quota_day
@@ -117,11 +119,33 @@ def test_empty_line_releases_the_slot(slug, publish):
     assert store.take_batch(slug, slot="b").status == "batch"
 
 
-def finish_and_take(slug, slot, taken, linger=0):
+def finish_and_take(slug, slot, taken, linger=0, trips=None):
+    """Finish the batch and take the next; `trips` gets the round trips to Redis it took."""
     endings = [Ending(job.id, "completed", ["x"]) for job in taken.jobs]
-    return get_store().finish_and_take(
-        slug, slot=slot, endings=endings, duration=0.1, linger=linger
-    )
+    with counted_round_trips() as counted:
+        result = get_store().finish_and_take(
+            slug, slot=slot, endings=endings, duration=0.1, linger=linger
+        )
+    if trips is not None:
+        trips.append(len(counted))
+    return result
+
+
+@contextmanager
+def counted_round_trips():
+    """Each time a connection sends Redis a request (one command, or a whole pipeline)."""
+    sent = []
+    send = AbstractConnection.send_packed_command
+
+    def counting(connection, *args, **kwargs):
+        sent.append(1)
+        return send(connection, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counting
+    try:
+        yield sent
+    finally:
+        AbstractConnection.send_packed_command = send
 
 
 def test_finishing_a_batch_takes_the_next_in_the_same_step(slug, publish):
@@ -129,13 +153,14 @@ def test_finishing_a_batch_takes_the_next_in_the_same_step(slug, publish):
     join(slug, 10)
     store = get_store()
     taken = store.take_batch(slug, slot="s1")
-    sizes, order = [], []
+    sizes, order, trips = [], [], []
     while taken.status == "batch":
         sizes.append(len(taken.jobs))
         order += [job.id for job in taken.jobs]
-        channels, taken = finish_and_take(slug, "s1", taken, linger=5)
+        channels, taken = finish_and_take(slug, "s1", taken, linger=5, trips=trips)
         assert channels == [f"ch{job_id[3:]}" for job_id in order[-len(channels) :]]
     assert sizes == [4, 4, 2]
+    assert trips == [1, 1, 1]  # the head of the line each take named was the one it last saw
     assert order == [f"job{i}" for i in range(10)]
     assert taken.status == "idle"  # lingering on the empty line, slot kept
     assert store.resume(slug, job_id="job9", owner="o9", channel="c").status == "completed"
@@ -153,9 +178,11 @@ def test_finish_and_take_reads_the_head_again_when_it_moved(slug, publish):
     mine = store.take_batch(slug, slot="a")  # job0; the head it saw: job1, job2
     assert [job.id for job in store.take_batch(slug, slot="b").jobs] == ["job1"]
     assert store.cancel(slug, job_id="job2", owner="o2")[0] == "cancelled"
-    channels, taken = finish_and_take(slug, "a", mine)
+    trips = []
+    channels, taken = finish_and_take(slug, "a", mine, trips=trips)
     assert channels == ["ch0"]
     assert [job.id for job in taken.jobs] == ["job3"]
+    assert trips == [3]  # finish and take; the head read again; the take again
 
 
 def test_finish_and_take_loads_scripts_redis_lost(slug, publish):
