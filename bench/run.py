@@ -14,6 +14,7 @@ command for the arrivals W4, W5 and W7 (R1000, R200, R10000), and the bare model
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import resource
@@ -41,6 +42,7 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_N
 FOLDER = Path(tempfile.mkdtemp(prefix="lineup-bench-"))
 REDIS_PORT = embedded_redis.free_port()
 REDIS_PROCESS = embedded_redis.start(REDIS_PORT, FOLDER / "redis")
+atexit.register(REDIS_PROCESS.terminate)  # however the bench ends, `--help` included
 os.environ.update(
     {
         "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
@@ -808,16 +810,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(WORKLOADS))
     args = parser.parse_args()
-    try:
-        report = {}
-        for name in args.only.split(","):
-            if WORKLOADS[name].gradio_concurrency and not GRADIO_PYTHON.exists():
-                print(f"{name}: skipped, no Gradio at {GRADIO_PYTHON} (make bench installs it)")
-                continue
-            print(f"{name}: {WORKLOADS[name].description}", flush=True)
-            report[name] = run_workload(name, args.runs)
-    finally:
-        REDIS_PROCESS.terminate()
+    report = {}
+    for name in args.only.split(","):
+        if WORKLOADS[name].gradio_concurrency and not GRADIO_PYTHON.exists():
+            print(f"{name}: skipped, no Gradio at {GRADIO_PYTHON} (make bench installs it)")
+            continue
+        print(f"{name}: {WORKLOADS[name].description}", flush=True)
+        report[name] = run_workload(name, args.runs)
     print(
         f"\nMedians of {args.runs} runs; CPU in ms per request (redis / web server / workers / load generator).\n"
     )
