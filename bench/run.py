@@ -310,14 +310,9 @@ def batch_timeline(slug: str, job_ids: list[str], began: float) -> dict:
     """Where a batched line's time went, on Redis's clock from `began` (just before the first
     connect): when the first batch started, each batch's run (from its take to its ending
     recorded) and the gap from one batch's ending to the next one's start."""
-    with get_store().redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hmget(job_key(slug, job_id), "started", "finished")
-        times = pipe.execute()
+    times = job_times(slug, job_ids, "started", "finished")
     # A batch's jobs share their start and their ending's time (each is one script's clock).
-    batches = sorted(
-        Counter((float(started), float(finished)) for started, finished in times).items()
-    )
+    batches = sorted(Counter((started, finished) for started, finished in times).items())
     gaps = [start - batches[i][0][1] for i, ((start, _), _) in enumerate(batches[1:])]
     return {
         "first batch at ms": 1000 * (batches[0][0][0] - began),
@@ -507,13 +502,16 @@ async def lanes_at_work(stack: Stack, slug: str, keys: dict[str, str]) -> list:
 def line_record(slug: str, jobs: list) -> list[tuple[str, float, float]]:
     """Each job's lane, and when it joined and started on Redis's clock (the order of the
     line, which the load generator's clock, a frame later, only approximates)."""
+    times = job_times(slug, [job.id for job in jobs], "created", "started")
+    return [(job.lane, created, started) for job, (created, started) in zip(jobs, times)]
+
+
+def job_times(slug: str, job_ids: list[str], *fields: str) -> list[list[float]]:
+    """The named times of each job, as its scripts recorded them on Redis's clock."""
     with get_store().redis.pipeline(transaction=False) as pipe:
-        for job in jobs:
-            pipe.hmget(job_key(slug, job.id), "created", "started")
-        times = pipe.execute()
-    return [
-        (job.lane, float(created), float(started)) for job, (created, started) in zip(jobs, times)
-    ]
+        for job_id in job_ids:
+            pipe.hmget(job_key(slug, job_id), *fields)
+        return [[float(value) for value in values] for values in pipe.execute()]
 
 
 def steady_eta_errors(jobs: list, last_arrival: float) -> list[float]:
