@@ -5,6 +5,7 @@ import secrets
 import sys
 import threading
 import time
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +46,8 @@ def drain_demo(slug: str) -> int:
     patience = linger
     batches = 0
     following: Taken | None = None  # what finishing the last batch took next
+    announced: Future | None = None  # the send that told its visitors that it started
+    deliveries = Deliveries(slug)
     while True:
         taken = following or store.take_batch(slug, slot=slot, linger=patience)
         following = None
@@ -65,7 +68,9 @@ def drain_demo(slug: str) -> int:
         patience = linger
         batches += 1
         if taken.jobs:
-            following = run_batch(slug, slot, taken, linger=linger)
+            following, announced = run_batch(
+                slug, slot, taken, linger=linger, announced=announced, deliveries=deliveries
+            )
 
 
 class LeaseKeeper:
@@ -118,17 +123,63 @@ def slot_kept(slug: str, slot: str):
         _leases.release(slug, slot)
 
 
-def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
+class Deliveries:
+    """A slot's endings on their way to visitors: once sent, each is cleared from the outbox
+    in the step that finishes the slot's next batch or, when no batch follows, at once."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.sending: list[tuple[Future, list[str]]] = []
+
+    def add(self, sent: Future, job_ids: list[str]) -> None:
+        self.sending.append((sent, job_ids))
+
+    def reached(self) -> list[str]:
+        """The jobs whose endings have reached the channel layer (forgotten here: the caller
+        clears them); a send that failed leaves its jobs to the sweep."""
+        reached, sending = [], []
+        for sent, job_ids in self.sending:
+            if not sent.done():
+                sending.append((sent, job_ids))
+            elif sent.exception() is not None:
+                log.error(
+                    "demo %s: telling visitors their endings failed",
+                    self.slug,
+                    exc_info=sent.exception(),
+                )
+            else:
+                failed = sent.result()
+                reached += [job_id for job_id in job_ids if job_id not in failed]
+        self.sending = sending
+        return reached
+
+    def clear_now(self) -> None:
+        wait([sent for sent, _ in self.sending])
+        try:
+            get_store().delivered(self.slug, self.reached())
+        except Exception:
+            log.exception("demo %s: clearing the outbox failed; the sweep will", self.slug)
+
+
+def run_batch(
+    slug: str,
+    slot: str,
+    taken: Taken,
+    *,
+    linger: float,
+    announced: Future | None,
+    deliveries: Deliveries,
+) -> tuple[Taken, Future | None]:
     """Run the batch and tell its visitors; return what the slot takes next, in the same
-    step as recording the endings (`linger`: how long it may stay on an empty line)."""
-    function_name, jobs, seq = taken.function, taken.jobs, taken.seq
+    step as recording the endings (`linger`: how long it may stay on an empty line), and the
+    send that tells the next batch's visitors that it started, if it runs.
+
+    `announced` is that send for this batch, when the batch before made it."""
+    function_name, jobs = taken.function, taken.jobs
     store = get_store()
-    starts = [(job.channel, frames.process_starts(job.id)) for job in jobs]
-    advanced = events.advanced_message(
-        slug=slug, seq=seq, left=[job.ticket for job in jobs], stats=taken.stats
-    )
-    # Tell the visitors while the batch runs; wait for it before telling them the outcome.
-    started = events.send_all_soon(starts, [(events.demo_group(slug), advanced)])
+    if announced is None:
+        # Tell the visitors while the batch runs; wait for it before telling them the outcome.
+        announced = events.send_all_soon(*_starts(slug, taken))
 
     began = time.monotonic()
     with slot_kept(slug, slot):
@@ -137,7 +188,12 @@ def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
     # The lease keeper has let go first: it would otherwise stretch an idle slot's short
     # lease, taken in the same step, to a running batch's.
     channels, following = store.finish_and_take(
-        slug, slot=slot, endings=endings, duration=duration, linger=linger
+        slug,
+        slot=slot,
+        endings=endings,
+        duration=duration,
+        linger=linger,
+        delivered=deliveries.reached(),
     )
     # The next batch is taken: nothing below raises (sending and deleting files log their
     # own failures), so it runs, and an ending not sent stays in the outbox for the sweep.
@@ -153,7 +209,7 @@ def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
     # has no socket to tell (the HTTP API's).
     recorded = [(channel, e) for channel, e in zip(channels, endings) if channel]
     _release_inputs(function_name, [j for j, channel in zip(jobs, channels) if channel is not None])
-    outcomes = [
+    direct = [
         (
             channel,
             frames.completed(
@@ -163,10 +219,30 @@ def run_batch(slug: str, slot: str, taken: Taken, *, linger: float) -> Taken:
         for channel, e in recorded
     ]
     told = [e.job_id for _, e in recorded]
-    started.result()  # a job's start reaches its visitor before its ending
+    broadcasts: events.Addressed = []
+    if following.runnable:
+        # One send tells this batch's visitors their outcomes and the next batch's that it
+        # started.
+        starts, broadcasts = _starts(slug, following)
+        direct += starts
+    wait([announced])  # a job's start reaches its visitor before its ending
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
-    events.send_all_soon(outcomes).add_done_callback(lambda sent: _delivered(slug, told, sent))
-    return following
+    sent = events.send_all_soon(direct, broadcasts)
+    deliveries.add(sent, told)
+    if not following.runnable:
+        deliveries.clear_now()
+        return following, None
+    return following, sent
+
+
+def _starts(slug: str, taken: Taken) -> tuple[events.Addressed, events.Addressed]:
+    """The frames that tell a batch's visitors it started, and the broadcast that moves the
+    others up the line."""
+    starts = [(job.channel, frames.process_starts(job.id)) for job in taken.jobs]
+    advanced = events.advanced_message(
+        slug=slug, seq=taken.seq, left=[job.ticket for job in taken.jobs], stats=taken.stats
+    )
+    return starts, [(events.demo_group(slug), advanced)]
 
 
 def _release_inputs(function_name: str, ended: list[TakenJob]) -> None:
@@ -180,16 +256,6 @@ def _release_inputs(function_name: str, ended: list[TakenJob]) -> None:
             function.discard_inputs(job.inputs)
     except Exception:
         log.exception("the input files of ended jobs could not be deleted; the sweep will")
-
-
-def _delivered(slug: str, job_ids: list[str], sent) -> None:
-    """Clear the endings that reached the channel layer from the outbox; the sweep sends the
-    others again."""
-    if sent.exception() is None:
-        failed = sent.result()
-        get_store().delivered(slug, [job_id for job_id in job_ids if job_id not in failed])
-    else:
-        log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
 
 
 def compute_endings(slug: str, function_name: str, jobs: list[TakenJob]) -> list[Ending]:

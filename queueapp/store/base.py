@@ -1,6 +1,7 @@
 """What the engine needs from its storage: one small interface, and the typed replies of
 its operations. Redis implements it (redis_store.py)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,11 @@ class Taken:
     # False when the replicas asked for (LINEUP_REDIS_MIN_REPLICAS) did not confirm the take
     # in time: a failover could then hand the batch out again, so it must not run.
     replicated: bool = True
+
+    @property
+    def runnable(self) -> bool:
+        """A batch that its worker runs now."""
+        return self.status == "batch" and self.replicated and bool(self.jobs)
 
 
 @dataclass(frozen=True)
@@ -223,10 +229,18 @@ class QueueStore:
         raise NotImplementedError
 
     def finish_and_take(
-        self, slug: str, *, slot: str, endings: list[Ending], duration: float, linger: float = 0
+        self,
+        slug: str,
+        *,
+        slot: str,
+        endings: list[Ending],
+        duration: float,
+        linger: float = 0,
+        delivered: Sequence[str] = (),
     ) -> tuple[list[str | None], Taken]:
         """finish_batch, then take_batch for the same slot, in one step: the batch's reply
-        channels, and what the slot takes next."""
+        channels, and what the slot takes next. `delivered`, as for delivered(), in the same
+        step: jobs of earlier batches whose visitors were told how they ended."""
         raise NotImplementedError
 
     def reap(self, slug: str) -> Reaped:

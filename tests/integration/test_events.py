@@ -1,14 +1,17 @@
 """What a worker sends goes out together: one round trip to Redis carries the frames of a
 batch's sockets and its broadcast, each socket gets its frames in order, and a frame that
-cannot be encoded fails alone."""
+cannot be encoded fails alone. A draining slot tells one batch's outcomes and the next one's
+start in one send, and clears sent endings in the step that finishes its next batch."""
 
 import asyncio
 
 from channels.layers import get_channel_layer
 
-from queueapp import events, frames, layers
+from queueapp import events, frames, layers, worker
+from queueapp.store import get_store, key, scripts
 
 from .sockets import open_socket
+from .trips import counted_round_trips
 
 
 def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(monkeypatch):
@@ -57,3 +60,45 @@ def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(mon
     assert [f["msg"] for f in to_second] == ["process_starts", "process_completed"]
     assert to_second[1]["success"] is False
     assert to_second[1]["error"] == events.UNSENDABLE
+
+
+def test_a_draining_slot_sends_once_and_clears_the_outbox_with_its_next_batch(
+    monkeypatch, settings, slug, publish
+):
+    settings.LINEUP_WORKER_LINGER_SECONDS = 0  # the slot goes when the line is empty
+    publish(function="identity_text")  # one job per batch
+    published: list[int] = []
+    publish_together = layers.publish_together
+
+    async def counted(shard, encoded):
+        published.append(len(encoded))
+        await publish_together(shard, encoded)
+
+    monkeypatch.setattr(layers, "publish_together", counted)
+    store = get_store()
+    for name in ("take_batch", "finish_batch"):  # loaded, as a running site has them
+        store.redis.script_load(scripts.source(name))
+
+    async def scenario() -> tuple[list[int], list[dict]]:
+        socket = await open_socket()
+        (channel,) = get_channel_layer()._get_layer().local
+        for i in range(5):
+            store.join(slug, job_id=f"j{i}", owner=f"o{i}", channel=channel, inputs=[f"v{i}"])
+        with counted_round_trips() as trips:
+            assert await asyncio.to_thread(worker.drain_demo, slug) == 5
+        told = []
+        while len(told) < 10:
+            told.append(await socket.receive_json_from(timeout=30))
+        await socket.disconnect()
+        return trips, told
+
+    trips, told = asyncio.run(scenario())
+    assert [(frame["msg"], frame["job"]) for frame in told] == [
+        (msg, f"j{i}") for i in range(5) for msg in ("process_starts", "process_completed")
+    ]
+    # The first start and the broadcast; then each outcome with the next start and broadcast.
+    assert published == [2, 3, 3, 3, 3, 1]
+    # Reading the head and the first take; one step per batch (finishing it, clearing the
+    # endings sent before it, taking the next); the last ending cleared on its own.
+    assert len(trips) == 2 + 5 + 1
+    assert store.redis.zcard(key(slug, "outbox")) == 0

@@ -2,14 +2,14 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import pytest
-from redis.connection import AbstractConnection
 
 from queueapp.eta import Pace, lane_eta
 from queueapp.line import Lane, QuotaCheck, quota_day
 from queueapp.store import Ending, get_store
+
+from .trips import counted_round_trips
 
 
 def join(slug, n=1):
@@ -129,23 +129,6 @@ def finish_and_take(slug, slot, taken, linger=0, trips=None):
     if trips is not None:
         trips.append(len(counted))
     return result
-
-
-@contextmanager
-def counted_round_trips():
-    """Each time a connection sends Redis a request (one command, or a whole pipeline)."""
-    sent = []
-    send = AbstractConnection.send_packed_command
-
-    def counting(connection, *args, **kwargs):
-        sent.append(1)
-        return send(connection, *args, **kwargs)
-
-    AbstractConnection.send_packed_command = counting
-    try:
-        yield sent
-    finally:
-        AbstractConnection.send_packed_command = send
 
 
 def test_finishing_a_batch_takes_the_next_in_the_same_step(slug, publish):
