@@ -125,7 +125,8 @@ def slot_kept(slug: str, slot: str):
 
 class Deliveries:
     """A slot's endings on their way to visitors: once sent, each is cleared from the outbox
-    in the step that finishes the slot's next batch or, when no batch follows, at once."""
+    in the step that finishes the slot's next batch or, when no batch follows, at once. What
+    a worker that dies first leaves there, the sweep sends again (at least once)."""
 
     def __init__(self, slug: str) -> None:
         self.slug = slug
