@@ -7,7 +7,7 @@ import pytest
 
 from queueapp.eta import Pace, lane_eta
 from queueapp.line import Lane, QuotaCheck, quota_day
-from queueapp.store import Ending, get_store
+from queueapp.store import Ending, get_store, key
 
 from .trips import counted_round_trips
 
@@ -350,6 +350,37 @@ def test_a_quota_refuses_the_join_it_cannot_cover_and_each_ending_is_charged_onc
     assert store.usage("cy", day) == {}
     # Ada's jobs ended: what is left of her 10 s (9.4) holds three more jobs of 3 s.
     assert [a.status for a in join_as("ada", 4, first=10)] == ["ok", "ok", "ok", "quota"]
+
+
+def test_a_batch_records_the_wait_of_each_of_its_jobs_once(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=4, max_jobs_per_visitor=None)
+    store = get_store()
+    pace = Pace(jobs=1, seconds=1.0)
+    for i in range(3):
+        store.join(slug, job_id=f"d{i}", owner=f"o{i}", channel="", inputs=[], pace=pace)
+    join_lane(slug, Lane("heavy", weight=4), 1)
+    assert len(store.take_batch(slug, slot="s").jobs) == 4
+    histograms = store.redis.hgetall(key(slug, "hist"))
+
+    def observed(name: str) -> int:
+        """How many values the histogram counts: the sum of its buckets ("<name>:<bound>")."""
+        buckets = [
+            (field.rsplit(":", 1), int(count))
+            for field, count in histograms.items()
+            if not field.endswith(":sum")
+        ]
+        return sum(count for (histogram, _), count in buckets if histogram == name)
+
+    assert observed("wait") == 4
+    assert (observed("wait@default"), observed("wait@heavy")) == (3, 1)
+    assert float(histograms["wait:sum"]) == pytest.approx(
+        float(histograms["wait@default:sum"]) + float(histograms["wait@heavy:sum"])
+    )
+    assert observed("eta_error") == store.redis.llen(key(slug, "eta_errors")) == 3
+    stats = store.redis.hgetall(key(slug, "stats"))
+    assert (stats["started@default"], stats["started@heavy"]) == ("3", "1")
+    assert store.redis.llen(key(slug, "waits")) == 4
+    assert store.redis.zcard(key(slug, "running")) == 4
 
 
 def test_a_job_of_a_lane_with_a_backlog_is_told_of_the_other_lanes_arrivals(slug, publish):

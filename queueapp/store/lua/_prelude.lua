@@ -10,8 +10,10 @@ local function clock()
 end
 
 -- Count `value` in the histogram `name`, in the demo's histograms hash: a counter per
--- bucket ("<name>:<bound>") and the sum ("<name>:sum").
-local function observe(hist_key, name, value, bounds)
+-- bucket ("<name>:<bound>") and the sum ("<name>:sum"). `tally` adds it to `seen` (a
+-- table of fields), which `record` writes in one command a field, for a script that
+-- observes many values; `observe` writes one value at once.
+local function tally(seen, name, value, bounds)
   local bucket = '+Inf'
   for _, bound in ipairs(bounds) do
     if value <= bound then
@@ -19,8 +21,25 @@ local function observe(hist_key, name, value, bounds)
       break
     end
   end
-  redis.call('HINCRBY', hist_key, name .. ':' .. bucket, 1)
-  redis.call('HINCRBYFLOAT', hist_key, name .. ':sum', value)
+  local field = name .. ':' .. bucket
+  seen[field] = (seen[field] or 0) + 1
+  seen[name .. ':sum'] = (seen[name .. ':sum'] or 0) + value
+end
+
+local function record(hist_key, seen)
+  for field, amount in pairs(seen) do
+    if string.sub(field, -4) == ':sum' then
+      redis.call('HINCRBYFLOAT', hist_key, field, amount)
+    else
+      redis.call('HINCRBY', hist_key, field, amount)
+    end
+  end
+end
+
+local function observe(hist_key, name, value, bounds)
+  local seen = {}
+  tally(seen, name, value, bounds)
+  record(hist_key, seen)
 end
 
 -- Add to the demo's counters of this minute ({field = amount, ...}), fields "<minute>:<field>"

@@ -31,6 +31,7 @@ local share = tonumber(ARGV[2]) / size
 -- How long the worker held the batch, from taking it to this step (its run, and the work
 -- around it): what the line's pace counts, as a worker takes its next batch only then.
 local held = tonumber(ARGV[2])
+local ended_ids = {}
 for i = 1, size do
   local job_key = KEYS[9 + i]
   local base = 6 + told + (i - 1) * 3
@@ -43,13 +44,16 @@ for i = 1, size do
     if status ~= 'completed' then
       field = 'error'
     end
-    redis.call('ZREM', KEYS[1], id)
+    table.insert(ended_ids, id)
     end_job(line, job_key, id, status, field, payload, now, ARGV[1])
     ended[status] = ended[status] + 1
     table.insert(channels, '+' .. (job[2] or ''))
   else
     table.insert(channels, '')
   end
+end
+if #ended_ids > 0 then
+  redis.call('ZREM', KEYS[1], unpack(ended_ids))
 end
 
 local weight = tonumber(ARGV[3])

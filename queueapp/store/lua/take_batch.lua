@@ -94,6 +94,8 @@ local stats = redis.call('HMGET', KEYS[5], 'avg_run', 'avg_batch')
 local reply = {'batch', cfg[5], redis.call('INCR', KEYS[9]), stats[1] or '', stats[2] or '', 0}
 local deadline = now + tonumber(cfg[6])
 local started = {started = 0, wait_sum = 0}
+-- What the batch's jobs add to the line's records, written once for the batch below.
+local running, waits, eta_errors, seen, by_lane = {}, {}, {}, {}, {}
 for _, id in ipairs(ids) do
   local key = named[id]
   local job = redis.call('HMGET', key, 'ticket', 'channel', 'inputs', 'created', 'eta_at', 'lane')
@@ -101,20 +103,20 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, 'status', 'running', 'started', tostring(now), 'slot', ARGV[1],
       'batch', #ids)
     redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('ZADD', KEYS[4], deadline, id)
+    table.insert(running, deadline)
+    table.insert(running, id)
     local wait = now - tonumber(job[4])
-    redis.call('LPUSH', KEYS[10], tostring(wait))
-    observe(KEYS[12], 'wait', wait, SECONDS)
+    table.insert(waits, tostring(wait))
+    tally(seen, 'wait', wait, SECONDS)
     -- The same, by lane: "<counter>@<lane>".
     local lane = job[6] or 'default'
-    observe(KEYS[12], 'wait@' .. lane, wait, SECONDS)
-    redis.call('HINCRBY', KEYS[5], 'started@' .. lane, 1)
-    started['started@' .. lane] = (started['started@' .. lane] or 0) + 1
+    tally(seen, 'wait@' .. lane, wait, SECONDS)
+    by_lane['started@' .. lane] = (by_lane['started@' .. lane] or 0) + 1
     started.started = started.started + 1
     started.wait_sum = started.wait_sum + wait
     if job[5] then
-      redis.call('LPUSH', KEYS[11], tostring(now - tonumber(job[5])))
-      observe(KEYS[12], 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
+      table.insert(eta_errors, tostring(now - tonumber(job[5])))
+      tally(seen, 'eta_error', math.abs(now - tonumber(job[5])), SECONDS)
       redis.call('HDEL', key, 'eta_at')
     end
     table.insert(reply, id)
@@ -123,6 +125,18 @@ for _, id in ipairs(ids) do
     table.insert(reply, job[3])
     reply[6] = reply[6] + 1
   end
+end
+if #running > 0 then
+  redis.call('ZADD', KEYS[4], unpack(running))
+  redis.call('LPUSH', KEYS[10], unpack(waits))
+  record(KEYS[12], seen)
+end
+if #eta_errors > 0 then
+  redis.call('LPUSH', KEYS[11], unpack(eta_errors))
+end
+for field, count in pairs(by_lane) do
+  redis.call('HINCRBY', KEYS[5], field, count)
+  started[field] = count
 end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, window - 1)) do
   table.insert(reply, id)
