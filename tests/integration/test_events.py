@@ -4,7 +4,9 @@ cannot be encoded fails alone. A draining slot tells one batch's outcomes and th
 start in one send, and clears sent endings in the step that finishes its next batch."""
 
 import asyncio
+from concurrent.futures import Future
 
+import pytest
 from channels.layers import get_channel_layer
 
 from queueapp import events, frames, layers, worker
@@ -62,11 +64,21 @@ def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(mon
     assert to_second[1]["error"] == events.UNSENDABLE
 
 
-def test_a_draining_slot_sends_once_and_clears_the_outbox_with_its_next_batch(
-    monkeypatch, settings, slug, publish
+@pytest.mark.parametrize(
+    "within, cleared_with_finishes, trips",
+    [
+        # Short batches: each finish clears the ending sent before it; the last clears alone.
+        (worker.CLEARED_WITH_NEXT_BATCH_SECONDS, [[], ["j0"], ["j1"], ["j2"], ["j3"]], 8),
+        # Batches longer than that: each send clears its own endings.
+        (0, [[]] * 5, 12),
+    ],
+)
+def test_a_draining_slot_sends_once_a_batch_and_clears_what_it_sent(
+    monkeypatch, settings, slug, publish, within, cleared_with_finishes, trips
 ):
     settings.LINEUP_WORKER_LINGER_SECONDS = 0  # the slot goes when the line is empty
     publish(function="identity_text")  # one job per batch
+    monkeypatch.setattr(worker, "CLEARED_WITH_NEXT_BATCH_SECONDS", within)
     published: list[int] = []
     publish_together = layers.publish_together
 
@@ -75,7 +87,25 @@ def test_a_draining_slot_sends_once_and_clears_the_outbox_with_its_next_batch(
         await publish_together(shard, encoded)
 
     monkeypatch.setattr(layers, "publish_together", counted)
+    # Each send is done before the worker goes on, so what a finish clears does not hang on
+    # how fast the sender's thread is.
+    send_all_soon = events.send_all_soon
+
+    def sent_at_once(direct, broadcasts=()) -> Future:
+        done = Future()
+        done.set_result(send_all_soon(direct, broadcasts).result())
+        return done
+
+    monkeypatch.setattr(events, "send_all_soon", sent_at_once)
     store = get_store()
+    cleared: list[list[str]] = []
+    finish_and_take = type(store).finish_and_take
+
+    def finish_and_clear(self, slug, **kwargs):
+        cleared.append(list(kwargs["delivered"]))
+        return finish_and_take(self, slug, **kwargs)
+
+    monkeypatch.setattr(type(store), "finish_and_take", finish_and_clear)
     for name in ("take_batch", "finish_batch"):  # loaded, as a running site has them
         store.redis.script_load(scripts.source(name))
 
@@ -84,21 +114,22 @@ def test_a_draining_slot_sends_once_and_clears_the_outbox_with_its_next_batch(
         (channel,) = get_channel_layer()._get_layer().local
         for i in range(5):
             store.join(slug, job_id=f"j{i}", owner=f"o{i}", channel=channel, inputs=[f"v{i}"])
-        with counted_round_trips() as trips:
+        with counted_round_trips() as counted_trips:
             assert await asyncio.to_thread(worker.drain_demo, slug) == 5
         told = []
         while len(told) < 10:
             told.append(await socket.receive_json_from(timeout=30))
         await socket.disconnect()
-        return trips, told
+        return counted_trips, told
 
-    trips, told = asyncio.run(scenario())
+    counted_trips, told = asyncio.run(scenario())
     assert [(frame["msg"], frame["job"]) for frame in told] == [
         (msg, f"j{i}") for i in range(5) for msg in ("process_starts", "process_completed")
     ]
     # The first start and the broadcast; then each outcome with the next start and broadcast.
     assert published == [2, 3, 3, 3, 3, 1]
-    # Reading the head and the first take; one step per batch (finishing it, clearing the
-    # endings sent before it, taking the next); the last ending cleared on its own.
-    assert len(trips) == 2 + 5 + 1
+    assert cleared == cleared_with_finishes
+    # Reading the head and the first take; one step per batch (finishing it, taking the
+    # next); and each ending not cleared by a finish, cleared on its own.
+    assert len(counted_trips) == trips
     assert store.redis.zcard(key(slug, "outbox")) == 0
