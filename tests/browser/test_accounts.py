@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import redis
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from queueapp.store import key
 
@@ -64,7 +65,10 @@ def test_a_visitor_whose_time_is_used_up_is_told_when_it_renews_before_anything_
     admitted_before = store.hget(key("slow-steps", "stats"), "admitted")
     record(demo, "status", "#status")
     submit_steps(demo, 1)
-    demo.locator("#status[data-kind=error]").wait_for()
+    try:
+        demo.locator("#status[data-kind=error]").wait_for()
+    except PlaywrightTimeoutError:
+        pytest.fail(f"no refusal shown; the page's status went: {seen(demo, 'status')}")
     told = demo.locator("#status").inner_text()
     assert "GPU time for today is used up" in told
     assert re.search(r"renews at midnight UTC, in \d+ h \d+ min", told), told
