@@ -7,7 +7,6 @@ import threading
 import time
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -48,33 +47,27 @@ def drain_demo(slug: str) -> int:
     batches = 0
     following: Taken | None = None  # what finishing the last batch took next
     announced: Future | None = None  # the send that told its visitors that it started
-    deliveries = Deliveries(slug)
-    try:
-        while True:
-            taken = following or store.take_batch(slug, slot=slot, linger=patience)
-            following = None
-            if taken.status == "idle":
-                if not store.wait_for_bell(slug, slot=slot, timeout=patience):
-                    patience = 0  # nobody came: give the slot back on the next call
-                continue
-            if taken.status == "wait":
-                time.sleep(taken.wait_ms / 1000)
-                continue
-            if taken.status != "batch":
-                return batches
-            if not taken.replicated:
-                # Not safe to run: left to its lease, after which the sweep puts the jobs
-                # back at the front of the line (counted as an attempt).
-                log.warning("demo %s: a batch was not confirmed by the replicas; not run", slug)
-                return batches
-            patience = linger
-            batches += 1
-            if taken.jobs:
-                following, announced = run_batch(
-                    slug, slot, taken, linger=linger, announced=announced, deliveries=deliveries
-                )
-    finally:
-        deliveries.clear_when_sent()
+    while True:
+        taken = following or store.take_batch(slug, slot=slot, linger=patience)
+        following = None
+        if taken.status == "idle":
+            if not store.wait_for_bell(slug, slot=slot, timeout=patience):
+                patience = 0  # nobody came: give the slot back on the next call
+            continue
+        if taken.status == "wait":
+            time.sleep(taken.wait_ms / 1000)
+            continue
+        if taken.status != "batch":
+            return batches
+        if not taken.replicated:
+            # Not safe to run: left to its lease, after which the sweep puts the jobs back
+            # at the front of the line (counted as an attempt).
+            log.warning("demo %s: a batch was not confirmed by the replicas; not run", slug)
+            return batches
+        patience = linger
+        batches += 1
+        if taken.jobs:
+            following, announced = run_batch(slug, slot, taken, linger=linger, announced=announced)
 
 
 class LeaseKeeper:
@@ -127,70 +120,8 @@ def slot_kept(slug: str, slot: str):
         _leases.release(slug, slot)
 
 
-# A draining slot clears the endings it sent from the outbox in the step that finishes its
-# next batch when that batch is expected to take at most this many seconds, well within the
-# sweep's UNDELIVERED_AFTER_SECONDS, after which the sweep would send them again; otherwise
-# each send clears its own endings once it is done.
-CLEARED_WITH_NEXT_BATCH_SECONDS = 0.5
-
-
-class Deliveries:
-    """A slot's sent endings, to clear from the outbox: in the step that finishes the slot's
-    next batch (`reached`), or by each send once it is done (`clear_when_sent`). Endings
-    that a worker dying, or that step failing, leaves there, the sweep sends again: every
-    ending reaches its visitor at least once."""
-
-    def __init__(self, slug: str) -> None:
-        self.slug = slug
-        self.sending: list[tuple[Future, list[str]]] = []
-
-    def add(self, sent: Future, job_ids: list[str]) -> None:
-        self.sending.append((sent, job_ids))
-
-    def reached(self) -> list[str]:
-        """The jobs whose sends are done and reached the channel layer; forgotten here, as
-        the caller clears them."""
-        reached, sending = [], []
-        for sent, job_ids in self.sending:
-            if sent.done():
-                reached += _reached(self.slug, sent, job_ids)
-            else:
-                sending.append((sent, job_ids))
-        self.sending = sending
-        return reached
-
-    def clear_when_sent(self) -> None:
-        """Each send held here clears its own jobs once it is done."""
-        for sent, job_ids in self.sending:
-            sent.add_done_callback(partial(_clear, self.slug, job_ids))
-        self.sending = []
-
-
-def _reached(slug: str, sent: Future, job_ids: list[str]) -> list[str]:
-    """The jobs of a done send whose endings reached the channel layer; the sweep sends the
-    others again."""
-    if sent.exception() is not None:
-        log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
-        return []
-    failed = sent.result()
-    return [job_id for job_id in job_ids if job_id not in failed]
-
-
-def _clear(slug: str, job_ids: list[str], sent: Future) -> None:
-    try:
-        get_store().delivered(slug, _reached(slug, sent, job_ids))
-    except Exception:
-        log.exception("demo %s: clearing the outbox failed; the sweep will send again", slug)
-
-
 def run_batch(
-    slug: str,
-    slot: str,
-    taken: Taken,
-    *,
-    linger: float,
-    announced: Future | None,
-    deliveries: Deliveries,
+    slug: str, slot: str, taken: Taken, *, linger: float, announced: Future | None
 ) -> tuple[Taken, Future | None]:
     """Run the batch and tell its visitors; return what the slot takes next, in the same
     step as recording the endings (`linger`: how long it may stay on an empty line), and the
@@ -210,12 +141,7 @@ def run_batch(
     # The lease keeper has let go first: it would otherwise stretch an idle slot's short
     # lease, taken in the same step, to a running batch's.
     channels, following = store.finish_and_take(
-        slug,
-        slot=slot,
-        endings=endings,
-        duration=duration,
-        linger=linger,
-        delivered=deliveries.reached(),
+        slug, slot=slot, endings=endings, duration=duration, linger=linger
     )
     # The next batch is taken: nothing below raises (sending and deleting files log their
     # own failures), so it runs, and an ending not sent stays in the outbox for the sweep.
@@ -250,17 +176,8 @@ def run_batch(
     wait([announced])  # a job's start reaches its visitor before its ending
     # Deliver while the next batch runs; the outbox keeps each ending until it was sent.
     sent = events.send_all_soon(direct, broadcasts)
-    deliveries.add(sent, told)
-    if not (following.runnable and _ends_soon(following)):
-        deliveries.clear_when_sent()
+    sent.add_done_callback(lambda sent: _delivered(slug, told, sent))
     return following, (sent if following.runnable else None)
-
-
-def _ends_soon(taken: Taken) -> bool:
-    """Whether batches of the line take at most CLEARED_WITH_NEXT_BATCH_SECONDS (its
-    running average, as the batch was taken)."""
-    avg_run = taken.stats.avg_run
-    return avg_run is not None and avg_run <= CLEARED_WITH_NEXT_BATCH_SECONDS
 
 
 def _starts(slug: str, taken: Taken) -> tuple[events.Addressed, events.Addressed]:
@@ -284,6 +201,16 @@ def _release_inputs(function_name: str, ended: list[TakenJob]) -> None:
             function.discard_inputs(job.inputs)
     except Exception:
         log.exception("the input files of ended jobs could not be deleted; the sweep will")
+
+
+def _delivered(slug: str, job_ids: list[str], sent: Future) -> None:
+    """Clear the endings that reached the channel layer from the outbox; the sweep sends the
+    others again."""
+    if sent.exception() is None:
+        failed = sent.result()
+        get_store().delivered(slug, [job_id for job_id in job_ids if job_id not in failed])
+    else:
+        log.error("demo %s: telling visitors their endings failed", slug, exc_info=sent.exception())
 
 
 def compute_endings(slug: str, function_name: str, jobs: list[TakenJob]) -> list[Ending]:

@@ -1,7 +1,6 @@
 """What the engine needs from its storage: one small interface, and the typed replies of
 its operations. Redis implements it (redis_store.py)."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,18 +228,10 @@ class QueueStore:
         raise NotImplementedError
 
     def finish_and_take(
-        self,
-        slug: str,
-        *,
-        slot: str,
-        endings: list[Ending],
-        duration: float,
-        linger: float = 0,
-        delivered: Sequence[str] = (),
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float, linger: float = 0
     ) -> tuple[list[str | None], Taken]:
         """finish_batch, then take_batch for the same slot, in one step: the batch's reply
-        channels, and what the slot takes next. `delivered`, as for delivered(), in the same
-        step: jobs of earlier batches whose visitors were told how they ended."""
+        channels, and what the slot takes next."""
         raise NotImplementedError
 
     def reap(self, slug: str) -> Reaped:

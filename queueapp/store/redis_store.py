@@ -7,7 +7,6 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -274,20 +273,11 @@ class RedisQueueStore(QueueStore):
         return scripts.finish_batch_reply(self._run("finish_batch", call))
 
     def finish_and_take(
-        self,
-        slug: str,
-        *,
-        slot: str,
-        endings: list[Ending],
-        duration: float,
-        linger: float = 0,
-        delivered: Sequence[str] = (),
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float, linger: float = 0
     ) -> tuple[list[str | None], Taken]:
         # Both scripts in one round trip; the take names the head of the line as the slot
         # last saw it, and reads it the usual way when that is no longer the head.
-        finish = self._finish_batch_call(
-            slug, slot=slot, endings=endings, duration=duration, delivered=delivered
-        )
+        finish = self._finish_batch_call(slug, slot=slot, endings=endings, duration=duration)
         head = self._heads_seen.pop((slug, slot), [])
         take = self._take_batch_call(slug, slot=slot, linger=linger, head=head)
         (finished, reply), replicated = self._run_in_one_trip(
@@ -299,13 +289,7 @@ class RedisQueueStore(QueueStore):
         return scripts.finish_batch_reply(finished), taken
 
     def _finish_batch_call(
-        self,
-        slug: str,
-        *,
-        slot: str,
-        endings: list[Ending],
-        duration: float,
-        delivered: Sequence[str] = (),
+        self, slug: str, *, slot: str, endings: list[Ending], duration: float
     ) -> scripts.Call:
         return scripts.finish_batch_call(
             slug,
@@ -313,7 +297,6 @@ class RedisQueueStore(QueueStore):
             endings=endings,
             duration=duration,
             keep_seconds=settings.LINEUP_RESULT_TTL_SECONDS,
-            delivered=list(delivered),
         )
 
     def reap(self, slug: str) -> Reaped:

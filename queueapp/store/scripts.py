@@ -223,15 +223,8 @@ def renew_call(slug: str, *, slot: str, lease: float) -> Call:
 
 
 def finish_batch_call(
-    slug: str,
-    *,
-    slot: str,
-    endings: list[Ending],
-    duration: float,
-    keep_seconds: int,
-    delivered: list[str],
+    slug: str, *, slot: str, endings: list[Ending], duration: float, keep_seconds: int
 ) -> Call:
-    """`delivered`: jobs of earlier batches whose endings reached their visitors."""
     keys = [
         key(slug, "running"),
         key(slug, "stats"),
@@ -244,7 +237,7 @@ def finish_batch_call(
         usage_key(slug, quota_day(time.time())),
     ]
     keys += [job_key(slug, ending.job_id) for ending in endings]
-    args: list[Any] = [keep_seconds, duration, AVERAGE_WEIGHT, slot, len(delivered), *delivered]
+    args: list[Any] = [keep_seconds, duration, AVERAGE_WEIGHT, slot]
     for ending in endings:
         args += [ending.job_id, ending.status, json.dumps(ending.payload)]
     return Call(keys, args)

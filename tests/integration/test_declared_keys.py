@@ -134,7 +134,7 @@ def test_every_script_touches_only_the_keys_it_declares(slug, publish, settings)
     assert store.note_live(slug, ["a"], "progress", [{"index": 1}]) == ["ch-a"]
     endings = [Ending("a", "completed", ["A"]), Ending("c", "failed", {"code": "x"})]
     channels, following = store.finish_and_take(
-        slug, slot="w1", endings=endings, duration=0.1, linger=1, delivered=["sent-earlier"]
+        slug, slot="w1", endings=endings, duration=0.1, linger=1
     )
     assert (channels, following.status) == (["ch-a", "ch-c"], "idle")
     assert store.take_batch(slug, slot="w1").status == "empty"

@@ -1,12 +1,11 @@
 """What a worker sends goes out together: one round trip to Redis carries the frames of a
 batch's sockets and its broadcast, each socket gets its frames in order, and a frame that
 cannot be encoded fails alone. A draining slot tells one batch's outcomes and the next one's
-start in one send, and clears sent endings in the step that finishes its next batch."""
+start in one send."""
 
 import asyncio
 from concurrent.futures import Future
 
-import pytest
 from channels.layers import get_channel_layer
 
 from queueapp import events, frames, layers, worker
@@ -64,21 +63,9 @@ def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(mon
     assert to_second[1]["error"] == events.UNSENDABLE
 
 
-@pytest.mark.parametrize(
-    "within, cleared_with_finishes, trips",
-    [
-        # Short batches: each finish clears the ending sent before it; the last clears alone.
-        (worker.CLEARED_WITH_NEXT_BATCH_SECONDS, [[], ["j0"], ["j1"], ["j2"], ["j3"]], 8),
-        # Batches longer than that: each send clears its own endings.
-        (0, [[]] * 5, 12),
-    ],
-)
-def test_a_draining_slot_sends_once_a_batch_and_clears_what_it_sent(
-    monkeypatch, settings, slug, publish, within, cleared_with_finishes, trips
-):
+def test_a_draining_slot_sends_once_a_batch(monkeypatch, settings, slug, publish):
     settings.LINEUP_WORKER_LINGER_SECONDS = 0  # the slot goes when the line is empty
     publish(function="identity_text")  # one job per batch
-    monkeypatch.setattr(worker, "CLEARED_WITH_NEXT_BATCH_SECONDS", within)
     published: list[int] = []
     publish_together = layers.publish_together
 
@@ -87,8 +74,8 @@ def test_a_draining_slot_sends_once_a_batch_and_clears_what_it_sent(
         await publish_together(shard, encoded)
 
     monkeypatch.setattr(layers, "publish_together", counted)
-    # Each send is done before the worker goes on, so what a finish clears does not hang on
-    # how fast the sender's thread is.
+    # Each send is done before the worker goes on, so that each clears its endings from the
+    # outbox in turn, whatever the speed of the sender's thread.
     send_all_soon = events.send_all_soon
 
     def sent_at_once(direct, broadcasts=()) -> Future:
@@ -98,14 +85,6 @@ def test_a_draining_slot_sends_once_a_batch_and_clears_what_it_sent(
 
     monkeypatch.setattr(events, "send_all_soon", sent_at_once)
     store = get_store()
-    cleared: list[list[str]] = []
-    finish_and_take = type(store).finish_and_take
-
-    def finish_and_clear(self, slug, **kwargs):
-        cleared.append(list(kwargs["delivered"]))
-        return finish_and_take(self, slug, **kwargs)
-
-    monkeypatch.setattr(type(store), "finish_and_take", finish_and_clear)
     for name in ("take_batch", "finish_batch"):  # loaded, as a running site has them
         store.redis.script_load(scripts.source(name))
 
@@ -128,8 +107,7 @@ def test_a_draining_slot_sends_once_a_batch_and_clears_what_it_sent(
     ]
     # The first start and the broadcast; then each outcome with the next start and broadcast.
     assert published == [2, 3, 3, 3, 3, 1]
-    assert cleared == cleared_with_finishes
     # Reading the head and the first take; one step per batch (finishing it, taking the
-    # next); and each ending not cleared by a finish, cleared on its own.
-    assert len(counted_trips) == trips
+    # next); and each send's endings cleared from the outbox once it is done.
+    assert len(counted_trips) == 2 + 5 + 5
     assert store.redis.zcard(key(slug, "outbox")) == 0

@@ -10,20 +10,14 @@
 -- seconds)   KEYS[10..] the jobs' hashes, in ARGV order
 -- ARGV[1] seconds to keep finished jobs   ARGV[2] batch duration in seconds
 -- ARGV[3] weight of the newest batch in the running averages (0..1)
--- ARGV[4] the worker's slot token   ARGV[5] n: how many ids follow   ARGV[6..5+n] jobs of
--- earlier batches whose endings have reached their visitors: cleared from the outbox
+-- ARGV[4] the worker's slot token
 -- then per job, three values: id, status ("completed" or "failed"), payload (JSON)
 -- Each recorded ending goes into the outbox (end_job), which the worker empties once it has
--- told the visitor (here, with its next batch's ending, or on its own); a sweeper delivers
--- what a dead worker left there.
+-- told the visitor; a sweeper delivers what a dead worker left there.
 -- Returns one entry per job: "+" and its reply channel (empty for a job without one) when
 -- its ending was recorded here, "" when it was not.
 local now = clock()
 local line = {stats = KEYS[2], active = KEYS[4], outbox = KEYS[3]}
-local told = tonumber(ARGV[5])
-for i = 6, 5 + told do
-  redis.call('ZREM', KEYS[3], ARGV[i])
-end
 local channels = {}
 local ended = {completed = 0, failed = 0}
 local size = #KEYS - 9
@@ -34,7 +28,7 @@ local held = tonumber(ARGV[2])
 local ended_ids = {}
 for i = 1, size do
   local job_key = KEYS[9 + i]
-  local base = 6 + told + (i - 1) * 3
+  local base = 5 + (i - 1) * 3
   local id, status, payload = ARGV[base], ARGV[base + 1], ARGV[base + 2]
   local job = redis.call('HMGET', job_key, 'status', 'channel', 'slot', 'owner', 'lane', 'started')
   if job[1] == 'running' and job[3] == ARGV[4] then
