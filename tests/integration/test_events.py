@@ -6,6 +6,7 @@ start in one send."""
 import asyncio
 from concurrent.futures import Future
 
+import pytest
 from channels.layers import get_channel_layer
 
 from queueapp import events, frames, layers, worker
@@ -15,15 +16,21 @@ from .sockets import open_socket
 from .trips import counted_round_trips
 
 
-def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(monkeypatch):
-    published: list[int] = []
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    """How many messages each pipeline of publishes carried, in order."""
+    counts: list[int] = []
     publish_together = layers.publish_together
 
     async def counted(shard, encoded):
-        published.append(len(encoded))
+        counts.append(len(encoded))
         await publish_together(shard, encoded)
 
     monkeypatch.setattr(layers, "publish_together", counted)
+    return counts
+
+
+def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(published):
 
     async def scenario() -> tuple[set[str], list[dict], list[dict]]:
         first, second = await open_socket(), await open_socket()
@@ -63,17 +70,9 @@ def test_a_batchs_frames_and_broadcast_go_out_in_one_round_trip_and_in_order(mon
     assert to_second[1]["error"] == events.UNSENDABLE
 
 
-def test_a_draining_slot_sends_once_a_batch(monkeypatch, settings, slug, publish):
+def test_a_draining_slot_sends_once_a_batch(monkeypatch, settings, slug, publish, published):
     settings.LINEUP_WORKER_LINGER_SECONDS = 0  # the slot goes when the line is empty
     publish(function="identity_text")  # one job per batch
-    published: list[int] = []
-    publish_together = layers.publish_together
-
-    async def counted(shard, encoded):
-        published.append(len(encoded))
-        await publish_together(shard, encoded)
-
-    monkeypatch.setattr(layers, "publish_together", counted)
     # Each send is done before the worker goes on, so that each clears its endings from the
     # outbox in turn, whatever the speed of the sender's thread.
     send_all_soon = events.send_all_soon
