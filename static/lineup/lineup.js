@@ -565,6 +565,7 @@ function formatEta(seconds) {
 
 const HEARTBEAT_MS = 20000; // a ping this often; a socket silent for twice as long is dead
 const BUSY_ARRIVING = "Many visitors are arriving at once; connecting again in a moment.";
+const CONNECTING_TO_JOIN = "Connecting; you join the line as soon as the page is connected.";
 let socket = null;
 let retryDelay = 500;
 let lastHeard = Date.now();
@@ -572,19 +573,32 @@ let currentJob = sessionStorage.getItem(storageKey);
 let firstRank = null;
 let retryTimer = null;
 let token = page.token;
+// A join submitted before the socket was open: sent as soon as it opens.
+let pendingJoin = null;
+
+// The socket's state, on the page for styles and tests: connecting, open or closed.
+function connection(state) {
+  document.body.dataset.connection = state;
+}
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${page.socket}?token=${encodeURIComponent(token)}`);
+  connection("connecting");
   let opened = false;
   socket.addEventListener("open", () => {
     opened = true;
+    connection("open");
     retryDelay = 500;
     lastHeard = Date.now();
     if ($("status").textContent === BUSY_ARRIVING) status("Ready.");
     if (currentJob) {
       busy(true);
       send({ msg: "resume", demo: page.demo, job: currentJob });
+    } else if (pendingJoin) {
+      status("Joining the line…");
+      send(pendingJoin);
+      pendingJoin = null;
     }
   });
   socket.addEventListener("message", (event) => {
@@ -592,7 +606,9 @@ function connect() {
     handle(JSON.parse(event.data));
   });
   socket.addEventListener("close", () => {
+    connection("closed");
     if (currentJob) status("Connection lost; reconnecting. Your place in line is kept.", "warn");
+    else if (pendingJoin) status(CONNECTING_TO_JOIN, "warn");
     else if (!opened) status(BUSY_ARRIVING, "warn");
     // Growing pauses with some jitter, so a restarted server (or a crowd arriving at once) is
     // not hit by every tab at the same moment. This covers a first connect that failed too.
@@ -619,6 +635,12 @@ setInterval(() => {
 }, HEARTBEAT_MS);
 
 function send(frame) {
+  if (socket.readyState !== WebSocket.OPEN && frame.msg === "join") {
+    // Submitted while still connecting (or reconnecting): nothing is lost, it joins on open.
+    pendingJoin = frame;
+    status(CONNECTING_TO_JOIN, "warn");
+    return;
+  }
   if (socket.readyState !== WebSocket.OPEN) {
     status("Not connected yet; try again in a moment.", "warn");
     busy(Boolean(currentJob));
@@ -808,6 +830,11 @@ if (isChat) {
 
 $("cancel").addEventListener("click", () => {
   if (currentJob) send({ msg: "cancel", demo: page.demo, job: currentJob });
+  else if (pendingJoin) {
+    pendingJoin = null;
+    busy(false);
+    status("Cancelled.");
+  }
 });
 
 if (currentJob) status("Finding your place in line…");

@@ -112,14 +112,18 @@ def test_refresh_while_waiting_keeps_the_place_then_shows_the_result(
     page.context.close()
 
 
-# The page's first two websockets go to a port where nothing listens, as a connect turned
-# away in a crowd would fail; every status the page shows is kept from the start.
-REFUSED_TWICE = """(() => {
+# The page's websockets go to a port where nothing listens, as a connect turned away in a
+# crowd would fail, while window.refusals (REFUSALS at first) is above 0; each refused connect
+# counts it down. Every status the page shows is kept from the start.
+REFUSING = """(() => {
   const RealWebSocket = window.WebSocket;
   window.connects = 0;
+  window.refusals = REFUSALS;
   window.WebSocket = function (url, protocols) {
     window.connects += 1;
-    return new RealWebSocket(window.connects <= 2 ? "ws://127.0.0.1:9/" : url, protocols);
+    const refused = window.refusals > 0;
+    window.refusals -= 1;
+    return new RealWebSocket(refused ? "ws://127.0.0.1:9/" : url, protocols);
   };
   Object.assign(window.WebSocket, {OPEN: RealWebSocket.OPEN, CLOSED: RealWebSocket.CLOSED});
   window.statuses = [];
@@ -131,14 +135,29 @@ REFUSED_TWICE = """(() => {
 })()"""
 
 
+def refuse_sockets(page, refusals: int) -> None:
+    page.add_init_script(REFUSING.replace("REFUSALS", str(refusals)))
+
+
 def test_a_refused_first_connect_is_retried_and_the_visitor_told(stack, page, line):
-    page.add_init_script(REFUSED_TWICE)
+    refuse_sockets(page, 2)
     page.goto(f"{stack.base_url}/demos/{line}/")
     page.wait_for_function(
         "() => window.connects === 3 && document.querySelector('#status').textContent === 'Ready.'"
     )
     assert any("arriving at once" in text for text in page.evaluate("window.statuses"))
     submit_steps(page, 1)
+    assert result_text(page) == "finished 1 steps"
+
+
+def test_a_visitor_who_submits_before_the_page_is_connected_joins_once_it_is(stack, page, line):
+    refuse_sockets(page, 1000)  # every connect, until the test lets them through
+    page.goto(f"{stack.base_url}/demos/{line}/")
+    page.locator("body[data-connection=closed]").wait_for()
+    submit_steps(page, 1)
+    page.locator("#status", has_text="you join the line as soon as").wait_for()
+    assert page.get_by_role("button", name="Submit").is_disabled()
+    page.evaluate("window.refusals = 0")  # until now, no socket could carry the join
     assert result_text(page) == "finished 1 steps"
 
 
