@@ -55,7 +55,8 @@ def drain_demo(slug: str) -> int:
                 patience = 0  # nobody came: give the slot back on the next call
             continue
         if taken.status == "wait":
-            time.sleep(taken.wait_ms / 1000)
+            # A partial batch waits for more jobs: until one fills it, or its wait is over.
+            store.wait_for_bell(slug, slot=slot, timeout=taken.wait_ms / 1000)
             continue
         if taken.status != "batch":
             return batches

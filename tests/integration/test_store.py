@@ -93,6 +93,21 @@ def test_batch_wait_holds_a_partial_batch_until_the_wait_is_over(slug, publish):
     assert len(get_store().take_batch(slug, slot="s1").jobs) == 2
 
 
+def test_a_partial_batch_waiting_for_more_is_rung_by_the_join_that_fills_it(slug, publish):
+    publish(function="trim_words", batch=True, max_batch_size=3, batch_wait_ms=60_000)
+    store = get_store()
+    bell = key(slug, "bell")
+    join(slug, 1)
+    assert store.take_batch(slug, slot="w").status == "wait"
+    second = store.join(slug, job_id="second", owner="x", channel="c", inputs=["v"])
+    assert second.wake is False  # the waiting worker takes it: no other is woken
+    assert store.redis.llen(bell) == 0  # nor is the waiting one, for a batch still partial
+    store.join(slug, job_id="third", owner="y", channel="c", inputs=["v"])
+    assert store.redis.lrange(bell, 0, -1) == ["third"]
+    assert store.wait_for_bell(slug, slot="w", timeout=1) is True
+    assert [job.id for job in store.take_batch(slug, slot="w").jobs] == ["job0", "second", "third"]
+
+
 def test_concurrency_slots_limit_batches_running_at_once(slug, publish):
     publish(concurrency_count=2)
     join(slug, 5)

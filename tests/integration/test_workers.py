@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 
 from queueapp.errors import QueueError
 from queueapp.line import quota_day
-from queueapp.store import get_store, job_key
+from queueapp.store import get_store, job_key, key
 from tests.support.functions import busy_key, read_runs
 from tests.support.loop import submit
 
@@ -94,6 +94,27 @@ def test_a_lone_job_starts_at_once(cluster, slug, publish):
     second = submit(slug=slug, data=[f"{slug}/1", 0], owner="v")
     wait_until_ended(slug, [first.job_id, second.job_id], timeout=30)
     assert [run["labels"] for run in read_runs(slug)] == [[f"{slug}/0"], [f"{slug}/1"]]
+
+
+def test_a_batch_waiting_for_more_jobs_starts_as_soon_as_it_is_full(cluster, slug, publish):
+    """With batch_wait_ms, a partial batch waits for company, up to a minute here; the job
+    that fills it starts it at once."""
+    publish(
+        function="recorded_sleep_batch",
+        batch=True,
+        max_batch_size=3,
+        batch_wait_ms=60_000,
+        worker_pool=slug,
+    )
+    cluster.worker(slug)
+    store = get_store()
+    until(lambda: store.pool_alive(slug), 60, "the worker did not come up")
+    jobs = [submit(slug=slug, data=[f"{slug}/0", 0], owner="v0").job_id]
+    # The worker has taken a look at the line and waits, its slot marked idle.
+    until(lambda: store.redis.scard(key(slug, "idle")) == 1, 30, "the worker did not wait")
+    jobs += [submit(slug=slug, data=[f"{slug}/{n}", 0], owner=f"v{n}").job_id for n in (1, 2)]
+    wait_until_ended(slug, jobs, timeout=30)
+    assert [run["labels"] for run in read_runs(slug)] == [[f"{slug}/{n}" for n in range(3)]]
 
 
 def test_killing_workers_mid_batch_loses_no_job(cluster, slug, publish, settings):

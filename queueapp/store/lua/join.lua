@@ -40,7 +40,8 @@ local now = clock()
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'no_config'}
 end
-local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency', 'max_per_owner', 'version')
+local cfg = redis.call('HMGET', KEYS[1], 'enabled', 'max_size', 'concurrency', 'max_per_owner', 'version',
+  'batch', 'max_batch_size', 'batch_wait_ms')
 if ARGV[8] ~= '' and (cfg[5] or '0') ~= ARGV[8] then
   return {'stale'}
 end
@@ -204,11 +205,16 @@ per_minute(KEYS[14], now, {admitted = 1})
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
 local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 -- A worker lingering on this line takes the job when the bell rings (with the job's id): no
--- new worker is woken.
+-- new worker is woken. A worker whose partial batch waits for more jobs (batch_wait_ms) is
+-- rung only by the job that fills the batch.
+local rings = waiting == 0 or cfg[6] ~= '1' or tonumber(cfg[8] or '0') == 0
+  or waiting + 1 >= tonumber(cfg[7])
 for _, token in ipairs(redis.call('SMEMBERS', KEYS[10])) do
   if redis.call('ZSCORE', KEYS[5], token) then
-    redis.call('LPUSH', KEYS[11], ARGV[1])
-    redis.call('LTRIM', KEYS[11], 0, 63)
+    if rings then
+      redis.call('LPUSH', KEYS[11], ARGV[1])
+      redis.call('LTRIM', KEYS[11], 0, 63)
+    end
     free = 0
     break
   end

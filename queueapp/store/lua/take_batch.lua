@@ -84,6 +84,8 @@ if size > 1 and waiting < size and wait_ms > 0 then
   local created = tonumber(redis.call('HGET', named[ids[1]], 'created') or now)
   local left = created + wait_ms / 1000 - now
   if left > 0 then
+    -- Marked idle, so the join that fills the batch rings the bell: it starts at once.
+    redis.call('SADD', KEYS[7], ARGV[1])
     return {'wait', math.ceil(left * 1000)}
   end
 end
