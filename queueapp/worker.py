@@ -56,7 +56,10 @@ def drain_demo(slug: str) -> int:
             continue
         if taken.status == "wait":
             # A partial batch waits for more jobs: until one fills it, or its wait is over.
-            store.wait_for_bell(slug, slot=slot, timeout=taken.wait_ms / 1000)
+            # Looking again at least three times a lease renews the slot's.
+            lease = settings.LINEUP_SLOT_LEASE_SECONDS
+            timeout = min(taken.wait_ms / 1000, lease / 3)
+            store.wait_for_bell(slug, slot=slot, timeout=timeout, filling=True)
             continue
         if taken.status != "batch":
             return batches

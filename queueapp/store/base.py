@@ -52,7 +52,9 @@ class TakenJob:
 @dataclass(frozen=True)
 class Taken:
     """What a worker got: `status` is "batch", "wait", "idle", "busy", "paused" or "empty"
-    ("retry" only inside the store: read `size` jobs of the head of the line again)."""
+    ("retry" only inside the store: read `size` jobs of the head of the line again). "wait":
+    a partial batch waits up to `wait_ms` for more jobs; `size` jobs of the head are read
+    when it takes again."""
 
     status: str
     function: str = ""
@@ -211,9 +213,10 @@ class QueueStore:
     def take_batch(self, slug: str, *, slot: str, linger: float = 0) -> Taken:
         raise NotImplementedError
 
-    def wait_for_bell(self, slug: str, *, slot: str, timeout: float) -> bool:
+    def wait_for_bell(self, slug: str, *, slot: str, timeout: float, filling: bool = False) -> bool:
         """Wait until a join rings the line's bell for the worker holding `slot`; False on
-        timeout."""
+        timeout. On an empty line the job that rings is the head of the line; `filling`: the
+        slot's partial batch waits for more jobs, and the job that rings is its last."""
         raise NotImplementedError
 
     def renew(self, slug: str, *, slot: str) -> bool:

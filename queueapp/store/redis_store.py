@@ -252,13 +252,13 @@ class RedisQueueStore(QueueStore):
         taken, head = scripts.take_batch_reply(reply)
         if head:
             self._heads_seen[slug, slot] = head
-        if taken.status == "retry":
+        if taken.status in ("retry", "wait"):
             self._head_lengths[slug] = taken.size
         return taken if replicated else replace(taken, replicated=False)
 
-    def wait_for_bell(self, slug: str, *, slot: str, timeout: float) -> bool:
+    def wait_for_bell(self, slug: str, *, slot: str, timeout: float, filling: bool = False) -> bool:
         rung = self.redis.blpop([key(slug, "bell")], timeout=timeout)
-        if rung is not None:
+        if rung is not None and not filling:
             self._heads_seen[slug, slot] = [rung[1]]  # the job that rang it
         return rung is not None
 

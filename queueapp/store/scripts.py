@@ -195,7 +195,7 @@ def take_batch_reply(reply: list) -> tuple[Taken, list[str]]:
     """What the worker got, and the head of the line left after its batch."""
     status = reply[0]
     if status == "wait":
-        return Taken(status, wait_ms=int(reply[1])), []
+        return Taken(status, wait_ms=int(reply[1]), size=int(reply[2])), []
     if status == "retry":
         return Taken(status, size=int(reply[1])), []
     if status != "batch":

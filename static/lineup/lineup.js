@@ -575,6 +575,8 @@ let retryTimer = null;
 let token = page.token;
 // A join submitted before the socket was open: sent as soon as it opens.
 let pendingJoin = null;
+// A job in line, or a join about to be sent: the chat's history stays as it is meanwhile.
+const hasJob = () => Boolean(currentJob || pendingJoin);
 
 // The socket's state, on the page for styles and tests: connecting, open or closed.
 function connection(state) {
@@ -593,6 +595,7 @@ function connect() {
     lastHeard = Date.now();
     if ($("status").textContent === BUSY_ARRIVING) status("Ready.");
     if (currentJob) {
+      pendingJoin = null;
       busy(true);
       send({ msg: "resume", demo: page.demo, job: currentJob });
     } else if (pendingJoin) {
@@ -635,7 +638,7 @@ setInterval(() => {
 }, HEARTBEAT_MS);
 
 function send(frame) {
-  if (socket.readyState !== WebSocket.OPEN && frame.msg === "join") {
+  if (socket.readyState !== WebSocket.OPEN && frame.msg === "join" && !currentJob) {
     // Submitted while still connecting (or reconnecting): nothing is lost, it joins on open.
     pendingJoin = frame;
     status(CONNECTING_TO_JOIN, "warn");
@@ -810,7 +813,7 @@ if (isChat) {
   };
   $("chat-retry").addEventListener("click", () => {
     const exchange = lastExchange();
-    if (!exchange || currentJob) return;
+    if (!exchange || hasJob()) return;
     // Shown again at once with the question going out: no flicker of the shorter chat.
     setConversation(conversation.slice(0, exchange.at), { show: false });
     controls[messageBox].set(exchange.message);
@@ -818,12 +821,12 @@ if (isChat) {
   });
   $("chat-undo").addEventListener("click", () => {
     const exchange = lastExchange();
-    if (!exchange || currentJob) return;
+    if (!exchange || hasJob()) return;
     setConversation(conversation.slice(0, exchange.at));
     controls[messageBox].set(exchange.message);
   });
   $("chat-clear").addEventListener("click", () => {
-    if (!currentJob) setConversation([]);
+    if (!hasJob()) setConversation([]);
   });
   showConversation(conversation);
 }
@@ -837,5 +840,8 @@ $("cancel").addEventListener("click", () => {
   }
 });
 
-if (currentJob) status("Finding your place in line…");
+if (currentJob) {
+  busy(true); // the job is resumed once the socket opens
+  status("Finding your place in line…");
+}
 connect();

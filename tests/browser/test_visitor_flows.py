@@ -161,6 +161,28 @@ def test_a_visitor_who_submits_before_the_page_is_connected_joins_once_it_is(sta
     assert result_text(page) == "finished 1 steps"
 
 
+def test_a_refreshed_page_offers_no_second_submit_before_it_finds_its_place(
+    stack, browser, line
+):
+    ahead = visitor_in_line(browser, stack, line, 10, "text=Running")
+    page = browser.new_context().new_page()
+    refuse_sockets(page, 0)
+    page.goto(f"{stack.base_url}/demos/{line}/")
+    submit_steps(page, 1)
+    page.locator(WAITING).wait_for()
+    page.add_init_script("window.refusals = 1000")  # after the refusals are set on each load
+    page.reload()
+    page.locator("body[data-connection=closed]").wait_for()
+    assert "Your place in line is kept" in page.locator("#status").inner_text()
+    assert page.get_by_role("button", name="Submit").is_disabled()
+    page.evaluate("window.refusals = 0")
+    page.locator(WAITING).wait_for()
+    assert result_text(page) == "finished 1 steps"
+    assert result_text(ahead) == "finished 10 steps"
+    ahead.context.close()
+    page.context.close()
+
+
 def test_cancel_takes_the_job_out_of_the_line(stack, browser, line):
     ahead = visitor_in_line(browser, stack, line, 6, "text=Running")
     page = visitor_in_line(browser, stack, line, 1, WAITING)

@@ -14,7 +14,8 @@
 -- KEYS[14..] the hashes of the jobs at the head of the line, in order
 -- ARGV[1] slot token   ARGV[2] slot lease seconds
 -- ARGV[3] seconds to linger on an empty line (0: release the slot)   ARGV[4..] those jobs' ids
--- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"} | {"wait", milliseconds}
+-- Returns {"empty"} | {"idle"} | {"busy"} | {"paused"}
+--      | {"wait", milliseconds, how many jobs of the head to name next time}
 --      | {"retry", how many jobs of the head to name}
 --      | {"batch", function, line seq, avg run, avg batch, how many jobs, then per job: id,
 --         ticket, channel, inputs; then the head of the line that is left, to name next time}.
@@ -84,9 +85,11 @@ if size > 1 and waiting < size and wait_ms > 0 then
   local created = tonumber(redis.call('HGET', named[ids[1]], 'created') or now)
   local left = created + wait_ms / 1000 - now
   if left > 0 then
-    -- Marked idle, so the join that fills the batch rings the bell: it starts at once.
+    -- Marked idle, so the join that fills the batch rings the bell: it starts at once. The
+    -- lease outlasts the wait by a second at most: a worker that dies waiting frees it soon.
+    redis.call('ZADD', KEYS[3], now + math.min(left + 1, tonumber(ARGV[2])), ARGV[1])
     redis.call('SADD', KEYS[7], ARGV[1])
-    return {'wait', math.ceil(left * 1000)}
+    return {'wait', math.ceil(left * 1000), window}
   end
 end
 
