@@ -208,7 +208,7 @@ local free = tonumber(cfg[3]) - redis.call('ZCARD', KEYS[5])
 -- new worker is woken. A worker whose partial batch waits for more jobs (batch_wait_ms) is
 -- rung only by the job that fills the batch.
 local rings = waiting == 0 or cfg[6] ~= '1' or tonumber(cfg[8] or '0') == 0
-  or waiting + 1 >= tonumber(cfg[7])
+  or waiting + 1 >= tonumber(cfg[7] or '1')
 for _, token in ipairs(redis.call('SMEMBERS', KEYS[10])) do
   if redis.call('ZSCORE', KEYS[5], token) then
     if rings then
