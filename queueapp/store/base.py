@@ -245,7 +245,9 @@ class QueueStore:
         raise NotImplementedError
 
     def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
-        """Endings in the outbox for longer than `older_than` seconds (their sender died)."""
+        """Endings in the outbox for longer than `older_than` seconds (their sender died),
+        claimed: another call finds them only after `older_than` seconds more, so two
+        sweepers at once do not both send them."""
         raise NotImplementedError
 
     def cancel(self, slug: str, *, job_id: str, owner: str) -> tuple[str, int | str, int, str]:

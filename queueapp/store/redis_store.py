@@ -318,10 +318,7 @@ class RedisQueueStore(QueueStore):
             self.redis.zrem(key(slug, "outbox"), *job_ids)
 
     def undelivered(self, slug: str, *, older_than: float) -> list[Undelivered]:
-        seconds, micros = self.redis.time()
-        job_ids = self.redis.zrangebyscore(
-            key(slug, "outbox"), "-inf", seconds + micros / 1e6 - older_than
-        )
+        job_ids = self._run("claim_outbox", scripts.claim_outbox_call(slug, older_than=older_than))
         if not job_ids:
             return []
         with self.redis.pipeline(transaction=False) as pipe:

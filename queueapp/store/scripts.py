@@ -29,7 +29,7 @@ from .keys import job_key, key, rate_key, usage_key
 
 LUA_DIR = Path(__file__).parent / "lua"
 NAMES = ("join", "take_batch", "renew", "finish_batch", "reap", "cancel", "detach", "resume")
-NAMES += ("live", "clear")
+NAMES += ("live", "clear", "claim_outbox")
 
 # The histograms' bucket bounds, in seconds and in jobs (the metrics endpoint reads them too).
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -371,3 +371,7 @@ def clear_reply(reply: list) -> tuple[int, list[tuple[str, int, str]]]:
     seq, *rows = reply
     cleared = [(rows[i], int(rows[i + 1]), rows[i + 2]) for i in range(0, len(rows), 3)]
     return int(seq), cleared
+
+
+def claim_outbox_call(slug: str, *, older_than: float) -> Call:
+    return Call([key(slug, "outbox")], [older_than])

@@ -161,9 +161,7 @@ def test_a_visitor_who_submits_before_the_page_is_connected_joins_once_it_is(sta
     assert result_text(page) == "finished 1 steps"
 
 
-def test_a_refreshed_page_offers_no_second_submit_before_it_finds_its_place(
-    stack, browser, line
-):
+def test_a_refreshed_page_offers_no_second_submit_before_it_finds_its_place(stack, browser, line):
     ahead = visitor_in_line(browser, stack, line, 10, "text=Running")
     page = browser.new_context().new_page()
     refuse_sockets(page, 0)

@@ -137,6 +137,7 @@ def test_every_script_touches_only_the_keys_it_declares(slug, publish, settings)
         slug, slot="w1", endings=endings, duration=0.1, linger=1
     )
     assert (channels, following.status) == (["ch-a", "ch-c"], "idle")
+    assert [lost.job_id for lost in store.undelivered(slug, older_than=0)] == ["a", "c"]
     assert store.take_batch(slug, slot="w1").status == "empty"
 
     # resume, detach and expiry; cancel; a dead worker's jobs requeued, then failed; clear.

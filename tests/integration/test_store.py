@@ -435,3 +435,15 @@ def test_no_two_waiting_jobs_share_a_ticket_and_ranks_are_the_lines_order(slug, 
     ranks, _ = store.ranks(slug, list(admissions))
     by_ticket = sorted(admissions, key=lambda job: admissions[job].ticket)
     assert [job for _, job in sorted(zip(ranks, admissions))] == by_ticket
+
+
+def test_two_sweeps_at_once_claim_an_ending_left_in_the_outbox_once(slug, publish):
+    publish()
+    store = get_store()
+    join(slug)
+    finish(slug, "dead", store.take_batch(slug, slot="dead").jobs)  # never sent: its worker died
+    store.redis.zincrby(key(slug, "outbox"), -10, "job0")  # left there 10 s ago
+    first = store.undelivered(slug, older_than=3)
+    assert [(lost.job_id, lost.channel) for lost in first] == [("job0", "ch0")]
+    assert store.undelivered(slug, older_than=3) == []  # claimed by the first sweep
+    assert store.redis.zscore(key(slug, "outbox"), "job0") is not None  # until it is sent
