@@ -77,9 +77,6 @@ for _, id in ipairs(ids) do
     return {'retry', window}
   end
 end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('SREM', KEYS[7], ARGV[1])
-
 local wait_ms = tonumber(cfg[4])
 if size > 1 and waiting < size and wait_ms > 0 then
   local created = tonumber(redis.call('HGET', named[ids[1]], 'created') or now)
@@ -92,6 +89,8 @@ if size > 1 and waiting < size and wait_ms > 0 then
     return {'wait', math.ceil(left * 1000), window}
   end
 end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[1])
 
 redis.call('ZREM', KEYS[2], unpack(ids))
 redis.call('ZREM', KEYS[6], unpack(ids))
