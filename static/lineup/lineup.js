@@ -526,6 +526,10 @@ function exampleText(value) {
   return String(value);
 }
 
+// The example being filled in (a file input fetches its file first): a submit waits for it.
+// A fill that fails leaves its input empty, which the submit then says.
+let filling = Promise.resolve();
+
 if (page.examples.length) {
   $("examples").hidden = false;
   const list = $("examples").querySelector(".example-list");
@@ -535,7 +539,9 @@ if (page.examples.length) {
     button.className = "example";
     button.textContent = row.map(exampleText).join(" · ");
     button.setAttribute("aria-label", `Fill the form with example ${n + 1}`);
-    button.addEventListener("click", () => row.forEach((value, i) => controls[i].set(value)));
+    button.addEventListener("click", () => {
+      filling = Promise.all(row.map((value, i) => controls[i].set(value))).catch(() => {});
+    });
     list.append(button);
   });
 }
@@ -784,6 +790,7 @@ async function submit() {
   try {
     clearInterval(retryTimer);
     busy(true);
+    await filling;
     data = await Promise.all(controls.map((control) => control.get()));
   } catch (error) {
     busy(false);
