@@ -19,7 +19,7 @@ from queueapp.access import SessionKeyMiddleware  # noqa: E402
 from queueapp.routing import websocket_urlpatterns  # noqa: E402
 from queueapp.startup import prepare_web_process  # noqa: E402
 
-from .handshakes import format_debug_messages_lazily  # noqa: E402
+from .handshakes import format_debug_messages_lazily, read_settings_from_the_factory  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -31,6 +31,7 @@ application = ProtocolTypeRouter(
 )
 prepare_web_process()
 format_debug_messages_lazily()
+read_settings_from_the_factory()
 
 # A web process holds thousands of long-lived objects per thousand open websockets. With
 # Python's default thresholds the collector walks them all, again and again, while a crowd

@@ -8,7 +8,6 @@ browser at most a few estimations a second.
 import asyncio
 import logging
 import time
-from collections import deque
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
@@ -35,6 +34,8 @@ from .threads import run_sync
 # ESTIMATIONS_PER_SECOND in all, so a crowd's updates never crowd out new arrivals.
 ESTIMATION_INTERVAL = 0.25
 ESTIMATIONS_PER_SECOND = 4000
+# How many ended jobs a socket remembers, so that an ending that arrives twice is sent once.
+FINISHED_KEPT = 1000
 # Close codes: the socket's API key is unknown or revoked; or it cannot be checked now.
 KEY_REFUSED = 4401
 TRY_AGAIN_LATER = 1013
@@ -52,7 +53,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.hub: PositionHub = await get_hub()
         self.jobs: dict[str, str] = {}  # job id -> demo, for jobs not yet ended
-        self.finished: deque[str] = deque(maxlen=1000)
+        self.finished: dict[str, None] = {}  # the last FINISHED_KEPT ended jobs, oldest first
         self.stale: set[str] = set()
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
@@ -84,27 +85,32 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frames.hello())
 
     async def __call__(self, scope, receive, send) -> None:
-        """Channels' consumer loop, leaner: two loops of its own, one for the socket's frames
-        and one for its channel's messages, handle one message at a time, where Channels
-        makes a task and an `asyncio.wait` for every message (docs/performance.md, W4).
-        The first loop to end, by a disconnect or an error, ends the consumer."""
+        """Channels' consumer loop, leaner: the socket's frames are handled here and the
+        channel's messages in one task beside it, taking turns on a lock so that one
+        message is handled at a time, where Channels makes a task and an `asyncio.wait`
+        for every message (docs/performance.md, W4). A disconnect ends both; so does an
+        error in either."""
         self.scope = scope
         self.channel_layer = get_channel_layer()
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
         self.turn = asyncio.Lock()
-        mail = partial(self.channel_layer.receive, self.channel_name)
-        loops = [asyncio.ensure_future(self._dispatch_each(source)) for source in (receive, mail)]
+        mail = asyncio.ensure_future(
+            self._dispatch_each(partial(self.channel_layer.receive, self.channel_name))
+        )
+        mail.add_done_callback(partial(_stop_on_failure, asyncio.current_task()))
         try:
-            done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
-            for loop in done:
-                try:
-                    loop.result()
-                except StopConsumer:
-                    pass
+            await self._dispatch_each(receive)
+        except StopConsumer:
+            pass
+        except asyncio.CancelledError:
+            failure = mail.exception() if mail.done() and not mail.cancelled() else None
+            if failure is None:
+                raise  # cancelled from outside
+            if not isinstance(failure, StopConsumer):
+                raise failure from None
         finally:
-            for loop in loops:
-                loop.cancel()
+            mail.cancel()
 
     async def _dispatch_each(self, source) -> None:
         while True:
@@ -288,7 +294,7 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
             # when this socket cancelled the job itself and already said so.
             if job_id in self.finished:
                 return
-            self.finished.append(job_id)
+            self._note_finished(job_id)
             self._end(self.jobs.get(job_id, ""), job_id)
         elif kind == "process_starts" and job_id in self.jobs:
             self.hub.run(self.jobs[job_id], job_id, self)
@@ -356,9 +362,14 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         """Tell the visitor how the job ended, once per socket (`again`: they asked)."""
         if job_id in self.finished and not again:
             return
-        self.finished.append(job_id)
+        self._note_finished(job_id)
         self._end(self.jobs.get(job_id, ""), job_id)
         await self.send_json(frames.ending(job_id, status, outputs, error))
+
+    def _note_finished(self, job_id: str) -> None:
+        self.finished[job_id] = None
+        if len(self.finished) > FINISHED_KEPT:
+            del self.finished[next(iter(self.finished))]
 
     def _end(self, demo: str, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -400,3 +411,9 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(value, str) or not value or len(value) > 200:
             raise QueueError("bad_frame", f"'{field}' must be a non-empty string.")
         return value
+
+
+def _stop_on_failure(consumer: asyncio.Task, loop: asyncio.Task) -> None:
+    """A consumer's mail loop failed: end the consumer, which raises the loop's error."""
+    if not loop.cancelled() and loop.exception() is not None:
+        consumer.cancel()
