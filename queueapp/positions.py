@@ -14,9 +14,9 @@ which also catches a broadcast or an ending that was lost on the way.
 
 import asyncio
 import logging
-from bisect import bisect_left
-from collections import deque
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Protocol
 
 from channels.layers import get_channel_layer
@@ -81,6 +81,7 @@ class Waiter:
 
 # How many recent changes of each line a process keeps to replay to new waiters.
 RECENT_CHANGES = 256
+_seq = itemgetter("seq")
 
 
 class PositionHub:
@@ -88,7 +89,8 @@ class PositionHub:
         self.waiting: dict[str, dict[str, Waiter]] = {}  # demo -> job id -> waiter
         self.running: dict[str, dict[str, Follower]] = {}  # demo -> job id -> follower
         self.stats: dict[str, DemoStats] = {}
-        self.recent: dict[str, deque[dict]] = {}  # demo -> recent changes, sorted tickets
+        # demo -> recent changes in the order of their seq, each with its tickets sorted
+        self.recent: dict[str, list[dict]] = {}
         # demo -> its subscription, done or under way: every caller awaits the same one.
         self.subscriptions: dict[str, asyncio.Task] = {}
         self.channel = ""
@@ -119,8 +121,9 @@ class PositionHub:
         self._replay(job_id, waiter)
 
     def _replay(self, job_id: str, waiter: Waiter) -> None:
-        for change in self.recent.get(waiter.demo, ()):
-            if waiter.ticket in change["left"] and change["seq"] > waiter.seq:
+        recent = self.recent.get(waiter.demo, [])
+        for change in recent[bisect_right(recent, waiter.seq, key=_seq) :]:
+            if waiter.ticket in change["left"]:
                 del self.waiting[waiter.demo][job_id]
                 waiter.follower.job_left_line(job_id)
                 return
@@ -156,7 +159,10 @@ class PositionHub:
             "back": sorted(message["back"]),
             "why": message.get("why", ""),
         }
-        self.recent.setdefault(demo, deque(maxlen=RECENT_CHANGES)).append(change)
+        recent = self.recent.setdefault(demo, [])
+        insort(recent, change, key=_seq)  # broadcasts of several workers may cross
+        if len(recent) > 2 * RECENT_CHANGES:
+            del recent[:-RECENT_CHANGES]
         left = set(change["left"])
         for job_id, waiter in list(self.waiting.get(demo, {}).items()):
             if waiter.ticket in left and change["seq"] > waiter.seq:

@@ -1,6 +1,6 @@
 """The position hub's arithmetic: each change applied once, in any order, replayed to latecomers."""
 
-from queueapp.positions import PositionHub, Waiter
+from queueapp.positions import RECENT_CHANGES, PositionHub, Waiter
 
 
 class Visitor:
@@ -60,6 +60,23 @@ def test_a_waiter_registered_late_replays_what_it_missed():
     hub.advance(change(5, left=[2]))  # after my join, before I was registered
     hub.wait("j", waiter(me, ticket=6, rank=3, seq=4))
     assert hub.waiter("d", "j").rank == 2
+
+
+def test_a_latecomer_replays_only_the_changes_after_its_rank_whatever_order_they_came_in():
+    hub, me = PositionHub(), Visitor()
+    for seq, left in [(6, 2), (4, 1), (5, 3), (3, 0)]:  # two workers' broadcasts crossed
+        hub.advance(change(seq, left=[left]))
+    hub.wait("j", waiter(me, ticket=10, rank=5, seq=4))
+    assert hub.waiter("d", "j").rank == 3  # seq 5 and 6 moved it; 3 and 4 were counted
+
+
+def test_a_busy_line_keeps_a_bounded_history_of_its_latest_changes():
+    hub = PositionHub()
+    for seq in range(1, 3 * RECENT_CHANGES):
+        hub.advance(change(seq, left=[seq]))
+    kept = [c["seq"] for c in hub.recent["d"]]
+    assert RECENT_CHANGES <= len(kept) <= 2 * RECENT_CHANGES
+    assert kept == list(range(3 * RECENT_CHANGES - len(kept), 3 * RECENT_CHANGES))
 
 
 def test_a_job_that_started_before_registration_is_not_left_waiting():
