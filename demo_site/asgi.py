@@ -15,7 +15,6 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from queueapp.access import SessionKeyMiddleware  # noqa: E402
 from queueapp.routing import websocket_urlpatterns  # noqa: E402
 from queueapp.startup import prepare_web_process  # noqa: E402
 
@@ -24,9 +23,7 @@ from .handshakes import format_debug_messages_lazily, read_settings_from_the_fac
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SessionKeyMiddleware(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
 prepare_web_process()

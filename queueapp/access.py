@@ -32,25 +32,15 @@ log = logging.getLogger(__name__)
 SOCKET_TOKEN_SALT = "lineup.socket-token"
 
 
-class SessionKeyMiddleware:
-    """Puts the browser session's key, read from its cookie, in a websocket's scope as
-    `session_key` (None without one).
+def session_key(scope: dict) -> str | None:
+    """The browser session's key, read from a websocket's cookie (None without one).
 
     The queue needs the key alone: it names the owner of the socket's jobs and checks the
-    page token. So, unlike Channels' session and auth middleware, it loads neither the session
-    nor the user, which would cost every arriving visitor a hop through the one database
-    thread. As with a loaded session, a key is taken as the browser gives it: owning a job
-    takes the session's cookie, and only a page of that session has a matching token.
-    """
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        return await self.app(dict(scope, session_key=session_key(scope)), receive, send)
-
-
-def session_key(scope: dict) -> str | None:
+    page token. So, unlike Channels' session and auth middleware, the socket loads neither
+    the session nor the user, which would cost every arriving visitor a hop through the one
+    database thread. As with a loaded session, a key is taken as the browser gives it:
+    owning a job takes the session's cookie, and only a page of that session has a matching
+    token."""
     cookie = header(scope, b"cookie")
     key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME, "") if cookie else ""
     # The shape of Django's keys: anything else is no session at all.

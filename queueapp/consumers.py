@@ -48,6 +48,10 @@ LOST = {
 
 log = logging.getLogger(__name__)
 
+# Notices on their way to sockets, held until sent (for every socket of the process, rather
+# than a set per socket).
+_sending: set[asyncio.Task] = set()
+
 
 class QueueConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
@@ -57,9 +61,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         self.stale: set[str] = set()
         self.last_estimation = 0.0
         self.estimation_timer: asyncio.TimerHandle | None = None
-        self.sending: set[asyncio.Task] = set()
         self.address = access.client_address(self.scope)
-        session_key = self.scope["session_key"]
+        session_key = access.session_key(self.scope)
         # A socket opened by a demo page shows the token the page was given for its session.
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         page = access.read_socket_token(token, session_key)
@@ -321,8 +324,8 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         """The demo was paused or resumed: tell the visitor (a frame of our own, sent soon)."""
         frame = frames.notice(message["demo"], paused=message["paused"], message=message["message"])
         task = asyncio.get_running_loop().create_task(self.send_json(frame))
-        self.sending.add(task)  # held until sent: the loop keeps only weak references
-        task.add_done_callback(self.sending.discard)
+        _sending.add(task)  # held until sent: the loop keeps only weak references
+        task.add_done_callback(_sending.discard)
 
     async def job_ended_unseen(self, demo: str, job_id: str) -> None:
         """A job ended but its ending never reached us: fetch and deliver it. A job Redis

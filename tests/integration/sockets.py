@@ -2,13 +2,12 @@
 
 from channels.testing import WebsocketCommunicator
 
-from queueapp.access import SessionKeyMiddleware
 from queueapp.consumers import QueueConsumer
 
 
 async def open_socket() -> WebsocketCommunicator:
     """A connected socket whose hello has been read."""
-    socket = WebsocketCommunicator(SessionKeyMiddleware(QueueConsumer.as_asgi()), "/ws/queue/")
+    socket = WebsocketCommunicator(QueueConsumer.as_asgi(), "/ws/queue/")
     connected, _ = await socket.connect()
     assert connected
     assert (await socket.receive_json_from())["msg"] == "hello"
