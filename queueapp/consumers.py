@@ -417,6 +417,11 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
 
 
 def _stop_on_failure(consumer: asyncio.Task, loop: asyncio.Task) -> None:
-    """A consumer's mail loop failed: end the consumer, which raises the loop's error."""
-    if not loop.cancelled() and loop.exception() is not None:
+    """A consumer's mail loop failed: end the consumer, which raises the loop's error (or
+    log it, if the consumer has ended meanwhile)."""
+    if loop.cancelled() or loop.exception() is None:
+        return
+    if consumer.done():
+        log.error("a message failed as its socket closed", exc_info=loop.exception())
+    else:
         consumer.cancel()

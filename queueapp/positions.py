@@ -160,6 +160,8 @@ class PositionHub:
             "why": message.get("why", ""),
         }
         recent = self.recent.setdefault(demo, [])
+        if recent and change["seq"] < recent[-1]["seq"] - RECENT_CHANGES:
+            recent.clear()  # the line numbers its changes from 0 again: its data was lost
         insort(recent, change, key=_seq)  # broadcasts of several workers may cross
         if len(recent) > 2 * RECENT_CHANGES:
             del recent[:-RECENT_CHANGES]

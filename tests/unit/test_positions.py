@@ -79,6 +79,15 @@ def test_a_busy_line_keeps_a_bounded_history_of_its_latest_changes():
     assert kept == list(range(3 * RECENT_CHANGES - len(kept), 3 * RECENT_CHANGES))
 
 
+def test_a_line_that_numbers_its_changes_again_from_the_start_forgets_the_old_ones():
+    hub, me = PositionHub(), Visitor()
+    for seq in range(1000, 1010):
+        hub.advance(change(seq, left=[seq - 1000]))  # tickets 0 to 9 left, long ago
+    hub.advance(change(1, left=[1]))  # Redis lost the line: seq and tickets start again
+    hub.wait("j", waiter(me, ticket=5, rank=3, seq=0))
+    assert hub.waiter("d", "j").rank == 2  # moved by the new change alone
+
+
 def test_a_job_that_started_before_registration_is_not_left_waiting():
     hub, me = PositionHub(), Visitor()
     hub.advance(change(5, left=[6]))
