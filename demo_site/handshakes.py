@@ -6,7 +6,7 @@ does not.
   a profile of a burst of arrivals it was 8 % of a Lineup process's CPU and 14 % of a bare
   ASGI app's. Here the formatting waits until a message is actually written.
 - It also copies those settings from the factory, where daphne sets them once for the
-  process, into every connection's own attributes: about 1.5 KB of memory per open socket.
+  process, into every connection's own attributes: about 1.7 KB of memory per open socket.
   Here a connection reads them from its factory instead.
 """
 
