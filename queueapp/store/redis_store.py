@@ -474,13 +474,65 @@ class RedisQueueStore(QueueStore):
         return [json.loads(about) for about in self.redis.mget(map(worker_key, names)) if about]
 
 
+class ScriptTrips:
+    """Calls of one script made in the same turn of the event loop go to Redis in one round
+    trip. A burst of arrivals costs a few round trips rather than one a visitor, and Redis
+    runs the turn's joins one after another: a worker woken by the first of them finds the
+    others in the line when it takes its batch. A lone call waits for nothing but the end of
+    the turn it was made in."""
+
+    def __init__(self, client: redis.asyncio.Redis, name: str):
+        self.client = client
+        self.name = name
+        self.sha = client.register_script(scripts.source(name)).sha
+        self.calls: list[tuple[scripts.Call, asyncio.Future]] = []
+        self.trips: set[asyncio.Task] = set()  # the round trips under way
+
+    def __call__(self, call: scripts.Call) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        if not self.calls:
+            # Runs once the calls already due in this turn have been made.
+            trip = loop.create_task(self._send())
+            self.trips.add(trip)
+            trip.add_done_callback(self.trips.discard)
+        reply = loop.create_future()
+        self.calls.append((call, reply))
+        return reply
+
+    async def _send(self) -> None:
+        calls, self.calls = self.calls, []
+        try:
+            answers = await self._run([call for call, _ in calls])
+            missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+            if missing:  # Redis restarted since the script was loaded
+                await self.client.script_load(scripts.source(self.name))
+                again = await self._run([calls[i][0] for i in missing])
+                for i, answer in zip(missing, again):
+                    answers[i] = answer
+        except Exception as error:  # the connection failed: every call of the trip did
+            answers = [error] * len(calls)
+        for (_, reply), answer in zip(calls, answers):
+            if reply.done():  # its caller went away
+                continue
+            if isinstance(answer, Exception):
+                reply.set_exception(answer)
+            else:
+                reply.set_result(answer)
+
+    async def _run(self, calls: list[scripts.Call]) -> list[Any]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(self.sha, len(call.keys), *call.keys, *call.args)
+            return await pipe.execute(raise_on_error=False)
+
+
 class AsyncRedisQueueStore:
     """The admission path of a web process, on its event loop (no thread hop per join).
     Same keys and scripts as RedisQueueStore."""
 
     def __init__(self, client: redis.asyncio.Redis):
         self.redis = client
-        self.join_script = client.register_script(scripts.source("join"))
+        self.join_script = ScriptTrips(client, "join")
 
     async def config(self, slug: str) -> LineConfig | None:
         return LineConfig.from_redis(await self.redis.hgetall(key(slug, "config")))
@@ -517,7 +569,7 @@ class AsyncRedisQueueStore:
             quota=quota,
             several_lanes=several_lanes,
         )
-        return scripts.join_reply(await self.join_script(keys=call.keys, args=call.args))
+        return scripts.join_reply(await self.join_script(call))
 
     async def owner_lines(self, owner: str, day: int) -> list[OwnerLine]:
         """The lines `owner` was charged in on `day` or has jobs in: one round trip, and a

@@ -1,13 +1,18 @@
 """The queue's scripts against a real Redis."""
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis.asyncio
+from redis.asyncio.connection import AbstractConnection as AsyncConnection
 
+from demo_site.embedded_redis import free_port
 from queueapp.eta import Pace, lane_eta
 from queueapp.line import Lane, QuotaCheck, quota_day
-from queueapp.store import Ending, get_store, key
+from queueapp.store import Ending, get_async_store, get_store, key
+from queueapp.store.redis_store import AsyncRedisQueueStore
 
 from .trips import counted_round_trips
 
@@ -44,6 +49,76 @@ def test_concurrent_joins_admit_exactly_max_size(slug, publish):
     assert statuses.count("ok") == 50
     assert statuses.count("full") == 950
     assert store.queue_size(slug) == 50
+
+
+async def join_at_once(store, slug, jobs):
+    """`jobs` joins made in the same turn of the event loop: their admissions, or the error
+    each raised."""
+    return await asyncio.gather(
+        *(
+            store.join(slug, job_id=f"j{i}", owner=f"o{i}", channel=f"c{i}", inputs=[f"v{i}"])
+            for i in range(jobs)
+        ),
+        return_exceptions=True,
+    )
+
+
+def test_a_web_process_sends_the_joins_of_one_turn_in_one_round_trip(slug, publish):
+    publish(max_size=50)
+
+    async def burst():
+        store = get_async_store()
+        await store.config(slug)  # the connection is open
+        with counted_round_trips(AsyncConnection) as counted:
+            admissions = await join_at_once(store, slug, 200)
+        return [admission.status for admission in admissions], len(counted)
+
+    statuses, round_trips = asyncio.run(burst())
+    assert statuses.count("ok") == 50 and statuses.count("full") == 150
+    assert round_trips == 1
+    assert get_store().queue_size(slug) == 50
+    assert [job.id for job in get_store().take_batch(slug, slot="a").jobs] == ["j0"]
+
+
+def test_a_web_process_loads_the_join_script_again_after_redis_lost_it(slug, publish):
+    publish()
+    get_store().redis.script_flush()  # as after a restart of Redis without its scripts
+
+    async def burst():
+        return await join_at_once(get_async_store(), slug, 3)
+
+    assert [admission.status for admission in asyncio.run(burst())] == ["ok"] * 3
+
+
+def test_every_join_of_a_round_trip_that_fails_is_told_why(slug):
+    async def burst():
+        nowhere = redis.asyncio.Redis(port=free_port(), decode_responses=True)
+        return await join_at_once(AsyncRedisQueueStore(nowhere), slug, 3)
+
+    errors = asyncio.run(burst())
+    assert [type(error) for error in errors] == [redis.exceptions.ConnectionError] * 3
+
+
+def test_a_join_whose_visitor_left_does_not_hold_up_the_others(slug, publish):
+    publish()
+
+    async def burst():
+        store = get_async_store()
+        calls = [
+            asyncio.ensure_future(
+                store.join(slug, job_id=f"j{i}", owner=f"o{i}", channel="", inputs=[])
+            )
+            for i in range(3)
+        ]
+        await asyncio.sleep(0)  # each has made its call
+        calls[1].cancel()
+        # A join left unanswered would otherwise hang the test.
+        return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 60)
+
+    first, left, last = asyncio.run(burst())
+    assert isinstance(left, asyncio.CancelledError)
+    assert (first.status, last.status) == ("ok", "ok")
+    assert get_store().queue_size(slug) == 3  # sent before the visitor left, and admitted
 
 
 def test_ranks_count_waiting_jobs_ahead(slug, publish):

@@ -6,17 +6,18 @@ from redis.connection import AbstractConnection
 
 
 @contextmanager
-def counted_round_trips():
-    """Each time a connection sends Redis a request (one command, or a whole pipeline)."""
+def counted_round_trips(connections: type = AbstractConnection):
+    """Each time a connection of this kind (blocking, or redis.asyncio's) sends Redis a
+    request (one command, or a whole pipeline)."""
     sent = []
-    send = AbstractConnection.send_packed_command
+    send = connections.send_packed_command
 
     def counting(connection, *args, **kwargs):
         sent.append(1)
-        return send(connection, *args, **kwargs)
+        return send(connection, *args, **kwargs)  # an async connection's caller awaits it
 
-    AbstractConnection.send_packed_command = counting
+    connections.send_packed_command = counting
     try:
         yield sent
     finally:
-        AbstractConnection.send_packed_command = send
+        connections.send_packed_command = send
