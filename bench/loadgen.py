@@ -87,6 +87,7 @@ class Arrival:
     outcome: str  # "waiting", "refused" (no websocket), or the join's refusal code
     connected: float | None = None  # until the server's hello
     positioned: float | None = None  # until the first estimation, or the refusal
+    rank: int | None = None  # the first estimation's: jobs waiting ahead
     client: Client | None = None
 
 
@@ -98,6 +99,7 @@ async def arrive(url: str, origin: str, demo: str, data: list, burst: float) -> 
     arrival = Arrival(outcome="", connected=time.perf_counter() - burst, client=client)
     call = await client.follow(await client.send_join(demo, data), until_position=True)
     arrival.positioned = time.perf_counter() - burst
+    arrival.rank = call.rank
     arrival.outcome = "waiting" if call.first_position is not None else call.outcome
     return arrival
 

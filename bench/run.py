@@ -648,8 +648,12 @@ async def w5(stack: Stack, slug: str) -> tuple[int, dict]:
     full = [a.positioned for a in arrivals if a.outcome == "queue_full"]
     waiting = get_store().queue_size(slug)
     await asyncio.gather(*(a.client.close() for a in arrivals if a.client))
+    ranks = [a.rank for a in arrivals if a.rank is not None]
     return 200, {
         "admitted": sum(1 for a in arrivals if a.outcome == "waiting"),
+        # The most that waited at once, as their ranks said: running jobs do not wait. After
+        # the burst, one fewer waits if the first job started only once the line was full.
+        "most waiting": max(ranks) + 1,
         "waiting after": waiting,
         "told full": len(full),
         "refusal p50 ms": quantile_ms(full, 0.5),

@@ -22,6 +22,27 @@ from tests.conftest import EXAMPLE_IMAGE, ROOT
 pytestmark = pytest.mark.stack
 
 
+def test_the_queue_socket_opens_at_its_path_only_and_to_pages_of_this_site(stack):
+    async def opened(url: str, origin: str | None):
+        """The socket's first frame, or the HTTP status of its refusal."""
+        try:
+            async with websockets.connect(url, origin=origin) as socket:
+                return json.loads(await socket.recv())["msg"]
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+
+    async def attempts() -> list:
+        elsewhere = stack.ws_url.replace("/ws/queue/", "/ws/other/")
+        return [
+            await opened(stack.ws_url, stack.base_url),
+            await opened(stack.ws_url, "http://elsewhere.example"),
+            await opened(stack.ws_url, None),
+            await opened(elsewhere, stack.base_url),
+        ]
+
+    assert asyncio.run(attempts()) == ["hello", 403, 403, 403]
+
+
 def api(stack) -> requests.Session:
     """A script with its own cookie jar: one visitor."""
     session = requests.Session()
