@@ -8,7 +8,6 @@ browser at most a few estimations a second.
 import asyncio
 import logging
 import time
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -88,38 +87,61 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frames.hello())
 
     async def __call__(self, scope, receive, send) -> None:
-        """Channels' consumer loop, leaner: the socket's frames are handled here and the
-        channel's messages in one task beside it, taking turns on a lock so that one
-        message is handled at a time, where Channels makes a task and an `asyncio.wait`
-        for every message (docs/performance.md, W4). A disconnect ends both; so does an
+        """Channels' consumer loop, leaner: the socket's frames are handled here, and the
+        channel's messages, as they arrive, in a task that lasts while there are some,
+        taking turns on a lock so that one message is handled at a time. Channels makes a
+        task and an `asyncio.wait` for every message, and keeps a task waiting for the
+        channel's (docs/performance.md, W4). A disconnect ends the consumer; so does an
         error in either."""
         self.scope = scope
         self.channel_layer = get_channel_layer()
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
         self.turn = asyncio.Lock()
-        mail = asyncio.ensure_future(
-            self._dispatch_each(partial(self.channel_layer.receive, self.channel_name))
-        )
-        mail.add_done_callback(partial(_stop_on_failure, asyncio.current_task()))
+        self.task = asyncio.current_task()
+        self.reading_mail: asyncio.Task | None = None
+        self.mail_failure: BaseException | None = None
+        self.mailbox = self.channel_layer.listen(self.channel_name, self._mail_arrived)
         try:
-            await self._dispatch_each(receive)
+            while True:
+                message = await receive()
+                async with self.turn:
+                    await self.dispatch(message)
         except StopConsumer:
             pass
         except asyncio.CancelledError:
-            failure = mail.exception() if mail.done() and not mail.cancelled() else None
-            if failure is None:
+            if self.mail_failure is None:
                 raise  # cancelled from outside
-            if not isinstance(failure, StopConsumer):
-                raise failure from None
+            if not isinstance(self.mail_failure, StopConsumer):
+                raise self.mail_failure from None
         finally:
-            mail.cancel()
+            self.channel_layer.forget(self.channel_name)
+            if self.reading_mail is not None:
+                self.reading_mail.cancel()
 
-    async def _dispatch_each(self, source) -> None:
-        while True:
-            message = await source()
-            async with self.turn:
-                await self.dispatch(message)
+    def _mail_arrived(self) -> None:
+        if self.reading_mail is None:
+            self.reading_mail = asyncio.get_running_loop().create_task(self._read_mail())
+            self.reading_mail.add_done_callback(self._mail_read)
+
+    async def _read_mail(self) -> None:
+        try:
+            while (message := self.mailbox.take()) is not None:
+                async with self.turn:
+                    await self.dispatch(message)
+        finally:
+            self.reading_mail = None
+
+    def _mail_read(self, reading: asyncio.Task) -> None:
+        """A message failed: end the consumer, which raises its error (or log it, if the
+        consumer has ended meanwhile)."""
+        if reading.cancelled() or reading.exception() is None:
+            return
+        if self.task.done():
+            log.error("a message failed as its socket closed", exc_info=reading.exception())
+        else:
+            self.mail_failure = reading.exception()
+            self.task.cancel()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, less its closing of stale database connections before every
@@ -414,14 +436,3 @@ class QueueConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(value, str) or not value or len(value) > 200:
             raise QueueError("bad_frame", f"'{field}' must be a non-empty string.")
         return value
-
-
-def _stop_on_failure(consumer: asyncio.Task, loop: asyncio.Task) -> None:
-    """A consumer's mail loop failed: end the consumer, which raises the loop's error (or
-    log it, if the consumer has ended meanwhile)."""
-    if loop.cancelled() or loop.exception() is None:
-        return
-    if consumer.done():
-        log.error("a message failed as its socket closed", exc_info=loop.exception())
-    else:
-        consumer.cancel()

@@ -12,6 +12,7 @@ position hub's) keep their own subscription, and only they may join groups.
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -86,6 +87,19 @@ class ProcessLoopLayer(RedisPubSubLoopLayer):
                     sent[i] = False
         return sent
 
+    def listen(self, channel: str, listener: Callable[[], None]) -> "Mailbox":
+        """Call `listener` each time a message for the consumer channel `channel` arrives,
+        rather than wait in `receive` for it; the message waits in the mailbox returned. A
+        consumer then keeps no task waiting for messages that may never come. Until
+        `forget(channel)`."""
+        mailbox = self.local.setdefault(channel, Mailbox())
+        mailbox.listener = listener
+        return mailbox
+
+    def forget(self, channel: str) -> None:
+        """The consumer of `channel` has left: drop its messages from now on."""
+        self.local.pop(channel, None)
+
     async def receive(self, channel: str) -> dict:
         if not channel.startswith(f"{self.inbox}!"):
             return await super().receive(channel)
@@ -147,20 +161,28 @@ async def publish_together(
 
 class Mailbox:
     """One consumer's messages, for its one reader: what an `asyncio.Queue` does here, in a
-    tenth of its memory (a queue is about 3 KB, and a process holds one per open socket)."""
+    tenth of its memory (a queue is about 3 KB, and a process holds one per open socket).
+    The reader waits in `get`, or is called when a message arrives (`listener`) and takes it."""
 
-    __slots__ = ("messages", "reader")
+    __slots__ = ("messages", "reader", "listener")
 
     def __init__(self) -> None:
         self.messages: list[dict] = []
         self.reader: asyncio.Future | None = None
+        self.listener: Callable[[], None] | None = None
 
     def put(self, message: dict) -> None:
         if self.reader is not None and not self.reader.done():
             self.reader.set_result(message)
             self.reader = None
-        else:
-            self.messages.append(message)
+            return
+        self.messages.append(message)
+        if self.listener is not None:
+            self.listener()
+
+    def take(self) -> dict | None:
+        """The oldest message, if one waits."""
+        return self.messages.pop(0) if self.messages else None
 
     async def get(self) -> dict:
         if self.messages:

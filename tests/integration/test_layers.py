@@ -59,6 +59,32 @@ def test_a_message_for_a_consumer_that_left_is_dropped_and_the_others_still_arri
     assert asyncio.run(scenario()) == ({"type": "job.event", "n": 2}, False)
 
 
+def test_a_listening_consumer_is_called_as_its_messages_arrive_and_takes_them_in_order():
+    async def scenario():
+        web, worker = layer(), layer()
+        channel, other = await web.new_channel(), await web.new_channel()
+        calls = asyncio.Queue()
+        mailbox = web.listen(channel, lambda: calls.put_nowait("arrived"))
+        await subscribed(web._get_layer().inbox)
+        for n in (1, 2, 3):
+            await worker.send(channel, {"type": "job.event", "n": n})
+        for _ in range(3):
+            await asyncio.wait_for(calls.get(), timeout=10)
+        taken = [mailbox.take() for _ in range(4)]
+        web.forget(channel)  # the consumer left: what still comes for it is dropped
+        await worker.send(channel, {"type": "job.event", "n": 4})
+        await worker.send(other, {"type": "job.event", "n": 5})
+        after = await asyncio.wait_for(web.receive(other), timeout=10)
+        kept = channel in web._get_layer().local
+        await web.flush()
+        await worker.flush()
+        return taken, after, kept, calls.qsize()
+
+    taken, after, kept, more_calls = asyncio.run(scenario())
+    assert taken == [{"type": "job.event", "n": n} for n in (1, 2, 3)] + [None]
+    assert (after, kept, more_calls) == ({"type": "job.event", "n": 5}, False, 0)
+
+
 def test_a_named_channel_joins_groups():
     async def scenario():
         web, worker = layer(), layer()
