@@ -21,6 +21,18 @@ async def subscribed(channel: str) -> None:
             await asyncio.sleep(0.01)
 
 
+async def after_one_left(web, worker, gone: str, staying: str, *, n: int) -> tuple[dict, bool]:
+    """Message `n` goes to a consumer that left, `n + 1` to one that stays: what the one that
+    stays receives, and whether the layer still keeps a mailbox for the one that left."""
+    await worker.send(gone, {"type": "job.event", "n": n})
+    await worker.send(staying, {"type": "job.event", "n": n + 1})
+    got = await asyncio.wait_for(web.receive(staying), timeout=10)
+    left_behind = gone in web._get_layer().local
+    await web.flush()
+    await worker.flush()
+    return got, left_behind
+
+
 def test_consumers_of_one_process_share_its_inbox_and_get_only_their_own_messages():
     async def scenario():
         web, worker = layer(), layer()
@@ -48,13 +60,7 @@ def test_a_message_for_a_consumer_that_left_is_dropped_and_the_others_still_arri
         leaving = asyncio.ensure_future(web.receive(gone))
         await asyncio.sleep(0)
         leaving.cancel()  # the consumer left (Channels cancels its receive)
-        await worker.send(gone, {"type": "job.event", "n": 1})
-        await worker.send(staying, {"type": "job.event", "n": 2})
-        got = await asyncio.wait_for(web.receive(staying), timeout=10)
-        left_behind = gone in web._get_layer().local
-        await web.flush()
-        await worker.flush()
-        return got, left_behind
+        return await after_one_left(web, worker, gone, staying, n=1)
 
     assert asyncio.run(scenario()) == ({"type": "job.event", "n": 2}, False)
 
@@ -72,12 +78,7 @@ def test_a_listening_consumer_is_called_as_its_messages_arrive_and_takes_them_in
             await asyncio.wait_for(calls.get(), timeout=10)
         taken = [mailbox.take() for _ in range(4)]
         web.forget(channel)  # the consumer left: what still comes for it is dropped
-        await worker.send(channel, {"type": "job.event", "n": 4})
-        await worker.send(other, {"type": "job.event", "n": 5})
-        after = await asyncio.wait_for(web.receive(other), timeout=10)
-        kept = channel in web._get_layer().local
-        await web.flush()
-        await worker.flush()
+        after, kept = await after_one_left(web, worker, channel, other, n=4)
         return taken, after, kept, calls.qsize()
 
     taken, after, kept, more_calls = asyncio.run(scenario())
